@@ -1,0 +1,1 @@
+"""Helhet: services for people with co-occurring substance use and mental disorders."""

@@ -1,0 +1,166 @@
+"""The one place that decides who may see a person's data, and audits every decision.
+
+Rules:
+- clinicians and team leaders see a person only through a care relationship: an
+  episode of care (or ACT/FACT team enrolment) that makes one of their units
+  responsible for the person today;
+- a service user sees only their own person;
+- analysts and administrators never see a person, only aggregates.
+
+Every view, FHIR handler and CLI command that touches a person goes through
+`open_person` (one person) or `visible_persons` + `audit_person_list` (lists).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
+
+from helhet.accounts.models import STAFF_ROLES, Role, StaffMembership, User
+from helhet.audit.services import AuditEvent, record, record_one
+from helhet.pathways.models import responsible_episodes
+from helhet.persons.models import Person
+
+NO_ACCESS_MESSAGE = "You have no care relationship with this person, or the person does not exist."
+
+
+class AccessDenied(PermissionDenied):
+    """Refused access. The refusal is audited: at once, or by the edge (view, API, CLI) after a rollback."""
+
+    def __init__(self, message: str, event: AuditEvent | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.event = event
+        self.recorded = False
+
+    def record(self) -> None:
+        if self.event is not None and not self.recorded:
+            record_one(self.event)
+            self.recorded = True
+
+
+@dataclass(frozen=True)
+class CareRelationship:
+    kind: str  # "episode" | "self"
+    description: str
+    unit_id: int | None = None
+    episode_id: int | None = None
+
+
+def _actor(user: User | None) -> tuple[str, str]:
+    if user is None or not user.is_authenticated:
+        return "anonymous", ""
+    return user.get_username(), user.role
+
+
+def user_unit_ids(user: User) -> list[int]:
+    today = dt.date.today()
+    memberships = StaffMembership.objects.filter(user=user).exclude(end_date__lt=today)
+    return list(memberships.values_list("unit_id", flat=True))
+
+
+def care_relationship(user: User, person: Person, day: dt.date | None = None) -> CareRelationship | None:
+    if not user.is_authenticated:
+        return None
+    if user.role == Role.SERVICE_USER:
+        if user.person_id is not None and user.person_id == person.pk:
+            return CareRelationship(kind="self", description="own record")
+        return None
+    if user.role not in STAFF_ROLES:
+        return None
+    episode = (
+        responsible_episodes(day)
+        .filter(person=person, unit_id__in=user_unit_ids(user))
+        .select_related("unit")
+        .order_by("-start_date")
+        .first()
+    )
+    if episode is None:
+        return None
+    return CareRelationship(
+        kind="episode",
+        description=f"episode {episode.pk} in {episode.unit.code} ({episode.status})",
+        unit_id=episode.unit_id,
+        episode_id=episode.pk,
+    )
+
+
+def visible_persons(user: User, *, unit_ids: Iterable[int] | None = None) -> QuerySet[Person]:
+    """Persons the user may see today, optionally limited to some of the user's units."""
+    if not user.is_authenticated:
+        return Person.objects.none()
+    if user.role == Role.SERVICE_USER:
+        return Person.objects.filter(pk=user.person_id) if user.person_id else Person.objects.none()
+    if user.role not in STAFF_ROLES:
+        return Person.objects.none()
+    allowed = set(user_unit_ids(user))
+    if unit_ids is not None:
+        allowed &= set(unit_ids)
+    episodes = responsible_episodes().filter(person=OuterRef("pk"), unit_id__in=allowed)
+    return Person.objects.filter(Exists(episodes))
+
+
+def _deny(user: User | None, *, pid: str, action: str, resource: str, channel: str, reason: str) -> AccessDenied:
+    actor, role = _actor(user)
+    denial = AccessDenied(
+        NO_ACCESS_MESSAGE,
+        AuditEvent(actor=actor, actor_role=role, action=action, outcome="denied", resource=resource,
+                   person_pid=pid[:12], purpose=reason, channel=channel),
+    )
+    if not connection.in_atomic_block:
+        denial.record()
+    return denial
+
+
+def open_person(
+    user: User,
+    person: Person | str,
+    *,
+    action: str = "read",
+    resource: str = "person",
+    channel: str = "web",
+    detail: dict[str, Any] | None = None,
+) -> tuple[Person, CareRelationship]:
+    """Authorize one access to one person's data and audit it; raise AccessDenied otherwise."""
+    if isinstance(person, str):
+        found = Person.objects.select_related("municipality").filter(pid=person).first()
+        if found is None:
+            raise _deny(user, pid=person, action=action, resource=resource, channel=channel,
+                        reason="no such person")
+        person = found
+    relationship = care_relationship(user, person)
+    if relationship is None:
+        raise _deny(user, pid=person.pid, action=action, resource=resource, channel=channel,
+                    reason="no care relationship")
+    actor, role = _actor(user)
+    record_one(AuditEvent(actor=actor, actor_role=role, action=action, resource=resource, person_pid=person.pid,
+                          purpose=relationship.description, channel=channel, detail=detail or {}))
+    return person, relationship
+
+
+def audit_person_list(user: User, pids: list[str], *, channel: str = "web", resource: str = "worklist",
+                      detail: dict[str, Any] | None = None) -> None:
+    """Record that a list of persons was shown: one entry naming every person in it."""
+    actor, role = _actor(user)
+    record([AuditEvent(actor=actor, actor_role=role, action="list", resource=resource,
+                       purpose="care relationship via own units" if role != Role.SERVICE_USER else "own record",
+                       channel=channel, detail={"persons": pids, **(detail or {})})])
+
+
+def require_role(user: User, roles: Iterable[str], *, what: str) -> None:
+    if not user.is_authenticated or user.role not in set(roles):
+        raise AccessDenied(f"Your role may not {what}.")
+
+
+def system_event(command: str, action: str, *, person_pid: str = "", detail: dict[str, Any] | None = None,
+                 resource: str = "") -> AuditEvent:
+    """An audit event for work done by a system command (synth, import) rather than a user."""
+    return AuditEvent(actor=f"system:{command}", actor_role="system", action=action, person_pid=person_pid,
+                      resource=resource, channel="cli", detail=detail or {})
+
