@@ -21,13 +21,14 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.translation import gettext_noop
 
 from helhet.accounts.models import STAFF_ROLES, Role, StaffMembership, User
 from helhet.audit.services import AuditEvent, record, record_one
 from helhet.pathways.models import responsible_episodes
 from helhet.persons.models import Person
 
-NO_ACCESS_MESSAGE = "You have no care relationship with this person, or the person does not exist."
+NO_ACCESS_MESSAGE = gettext_noop("You have no care relationship with this person, or the person does not exist.")
 
 
 class AccessDenied(PermissionDenied):
@@ -60,9 +61,13 @@ def _actor(user: User | None) -> tuple[str, str]:
 
 
 def user_unit_ids(user: User) -> list[int]:
-    today = dt.date.today()
-    memberships = StaffMembership.objects.filter(user=user).exclude(end_date__lt=today)
-    return list(memberships.values_list("unit_id", flat=True))
+    """The units the user works in today (remembered on the user object for the rest of the request)."""
+    cached: list[int] | None = getattr(user, "_helhet_unit_ids", None)
+    if cached is None:
+        memberships = StaffMembership.objects.filter(user=user).exclude(end_date__lt=dt.date.today())
+        cached = list(memberships.values_list("unit_id", flat=True))
+        user._helhet_unit_ids = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def care_relationship(user: User, person: Person, day: dt.date | None = None) -> CareRelationship | None:
@@ -153,9 +158,9 @@ def audit_person_list(user: User, pids: list[str], *, channel: str = "web", reso
                        channel=channel, detail={"persons": pids, **(detail or {})})])
 
 
-def require_role(user: User, roles: Iterable[str], *, what: str) -> None:
+def require_role(user: User, roles: Iterable[str]) -> None:
     if not user.is_authenticated or user.role not in set(roles):
-        raise AccessDenied(f"Your role may not {what}.")
+        raise AccessDenied(gettext_noop("Your role does not give access to this."))
 
 
 def system_event(command: str, action: str, *, person_pid: str = "", detail: dict[str, Any] | None = None,

@@ -23,7 +23,7 @@ STAFF_ROLES = (Role.CLINICIAN, Role.TEAM_LEADER)
 
 class User(AbstractUser):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLINICIAN)
-    units = models.ManyToManyField(ServiceUnit, through="StaffMembership", blank=True, related_name="staff")
+    units: models.ManyToManyField[ServiceUnit, StaffMembership] = models.ManyToManyField(ServiceUnit, through="StaffMembership", blank=True, related_name="staff")
     # For service users: the person this login belongs to.
     person = models.OneToOneField(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="login")
     # For analysts: the region they analyse (None = national).
@@ -46,6 +46,9 @@ class StaffMembership(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "unit"], name="unique_membership")]
 
+    def __str__(self) -> str:
+        return f"{self.user} in {self.unit}"
+
 
 class FailedLogin(models.Model):
     """A failed login attempt, for throttling."""
@@ -53,3 +56,6 @@ class FailedLogin(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     address = models.CharField(max_length=45, db_index=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.username} at {self.at}"

@@ -26,6 +26,9 @@ class AuditEntry(models.Model):
         ordering = ["seq"]
         verbose_name_plural = "audit entries"
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.actor} {self.action} {self.person_pid} {self.outcome}"
+
     def hashed_content(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
@@ -50,3 +53,6 @@ class AuditChainHead(models.Model):
 
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"audit head at #{self.seq}"

@@ -27,8 +27,9 @@ class AuditEvent:
 
 
 def _head() -> AuditChainHead:
+    # The head row is created by a migration; locking it serialises appends across processes.
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
+    if head is None:  # only after a database flush (tests) has removed it
         AuditChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
         head = AuditChainHead.objects.select_for_update().get(pk=1)
     return head

@@ -54,6 +54,29 @@ class Person(models.Model):
 
     @property
     def catchment_trust_id(self) -> int | None:
-        if self.district_id is not None:
+        if self.district is not None:
             return self.district.catchment_trust_id
         return self.municipality.catchment_trust_id
+
+
+class ConditionKind(models.TextChoices):
+    SUBSTANCE = "substance", _("Substance use disorder")
+    MENTAL = "mental", _("Mental disorder")
+    SOMATIC = "somatic", _("Somatic condition")
+
+
+class Condition(models.Model):
+    """A diagnosis recorded for a person (ICD-10)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="conditions")
+    code = models.CharField(max_length=10)  # ICD-10, e.g. F10.2
+    display = models.CharField(max_length=150)
+    kind = models.CharField(max_length=10, choices=ConditionKind.choices)
+    recorded_on = models.DateField()
+
+    class Meta:
+        ordering = ["recorded_on"]
+        indexes = [models.Index(fields=["person", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.display}"

@@ -1,0 +1,574 @@
+"""Small-cell suppression for published indicator tables.
+
+Pure functions, no Django. The rules are the publishing rules in the domain notes
+(docs: indicators.md, "Publishing rules"): a count below the threshold (default 5)
+is never shown, nor a rate built on such a count or on a denominator below it; and
+when one cell in a line is hidden and the line's total is shown, at least one more
+cell is hidden so that the first cannot be found by subtraction.
+
+How the rules are read here, taking the safer reading where the text leaves room:
+
+* A count is small when ``count < threshold``, zero included. A published 0 says
+  something about every person in the stratum ("none of the 23 in team X had a
+  somatic check"), so it is hidden like 1-4.
+* The persons without the event, ``denominator - numerator``, are a count too:
+  printing "38 of 40" prints "2 without". With ``protect_complement`` (the default)
+  a stratum is hidden when that count is small as well; hiding 0 of 40 while
+  showing 40 of 40 would protect one side of the same fact only.
+* A stratum is shown whole (numerator, denominator, rate) or hidden whole. A
+  table of proportions is really strata x {with event, without event} with the
+  denominators as row totals; hiding whole strata keeps the pattern the same in
+  every column, so one rule (below) protects numerators, denominators and
+  complements at once.
+* The total is treated as known even where a page does not print it: the overall
+  figure is published anyway (the national, regional or trust row).
+* Complementary suppression: with the total shown, the hidden strata are none or
+  at least two, and together (subtraction from the total gives their sum) they
+  count at least ``threshold`` in the numerator, the denominator and the
+  complement; otherwise two hidden zeros would both read as 0. Every shown
+  stratum counts at least ``threshold`` in each, so one extra stratum always
+  suffices; the smallest by denominator is taken, to lose the least.
+
+Statistic cells: a cell without a numerator carries a statistic
+(median days, mean change) over the persons its denominator counts; only the
+denominator is checked, and the statistic is shown or hidden with it. Means are
+sums divided by counts, so they too are protected by the two-or-more rule.
+
+The reason codes are for staff and logs. Public output should show one mark for
+every hidden cell (SSB's symbol for "confidential" is ":"): telling a small cell
+from its complement narrows both - a hidden pair summing to 5 in which one is
+marked as the complement (so at least 5) reveals 5 and 0.
+
+Residual risk, by design not handled here: the rule is public, so a reader knows
+a complementary stratum is no larger than the smallest shown one; in rare tables
+that narrows a hidden count further. Hierarchies (municipalities within a trust)
+are linked tables: protect them by calling this per parent, with the parent's row
+as the total, and pass strata hidden elsewhere through ``also_hide``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+# indicators.md, "Publishing rules": default threshold, configurable.
+DEFAULT_THRESHOLD = 5
+
+
+class TableError(ValueError):
+    """A table cannot be suppressed as given; the message names the stratum and the problem."""
+
+
+class SuppressionReason(StrEnum):
+    SHOWN = ""
+    SMALL_DENOMINATOR = "small_denominator"
+    SMALL_NUMERATOR = "small_numerator"
+    SMALL_COMPLEMENT = "small_complement"  # denominator - numerator below the threshold
+    COMPLEMENTARY = "complementary"  # hidden so that another hidden cell cannot be derived
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Counts for one stratum: events (numerator) among persons (denominator).
+
+    ``numerator`` is None for a statistic cell, whose ``value`` (a median, a mean)
+    is computed over the persons the denominator counts.
+    """
+
+    numerator: int | None
+    denominator: int
+    value: float | None = None
+
+    @property
+    def complement(self) -> int | None:
+        return None if self.numerator is None else self.denominator - self.numerator
+
+
+@dataclass(frozen=True)
+class Row:
+    stratum: str
+    cell: Cell
+
+
+@dataclass(frozen=True)
+class Table:
+    """A one-way stratified table: one row per stratum, rows adding up to the total.
+
+    Persons without a value for the stratifier belong in a row of their own (for
+    example "unknown"), so that the rows add up.
+    """
+
+    rows: Sequence[Row]
+    total: Cell
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(self.rows))
+        seen: set[str] = set()
+        for row in self.rows:
+            if not row.stratum:
+                raise TableError("a stratum needs a non-empty label")
+            if row.stratum in seen:
+                raise TableError(f"stratum {row.stratum!r} appears twice")
+            seen.add(row.stratum)
+            _check_cell(row.cell, f"stratum {row.stratum!r}")
+        _check_cell(self.total, "total")
+        if self.rows:
+            _check_kinds([row.cell for row in self.rows] + [self.total], "table")
+            _check_sum([row.cell for row in self.rows], self.total, "rows")
+
+    @classmethod
+    def summed(cls, rows: Mapping[str, Cell] | Iterable[tuple[str, Cell]], *, total_value: float | None = None) -> Table:
+        """A table whose total is the sum of its rows (``total_value`` for a statistic table's total)."""
+        pairs = list(rows.items()) if isinstance(rows, Mapping) else list(rows)
+        return cls(rows=[Row(stratum, cell) for stratum, cell in pairs], total=_sum_cells([c for _, c in pairs], total_value))
+
+
+@dataclass(frozen=True)
+class PublishedCell:
+    numerator: int | None
+    denominator: int | None
+    rate: float | None
+    suppressed: bool
+    reason: str
+    value: float | None = None
+
+    @classmethod
+    def shown(cls, cell: Cell) -> PublishedCell:
+        rate = None if cell.numerator is None else cell.numerator / cell.denominator
+        return cls(cell.numerator, cell.denominator, rate, False, SuppressionReason.SHOWN, cell.value)
+
+    @classmethod
+    def hidden(cls, reason: SuppressionReason) -> PublishedCell:
+        return cls(None, None, None, True, reason, None)
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    stratum: str
+    cell: PublishedCell
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    rows: tuple[PublishedRow, ...]
+    total: PublishedCell
+    threshold: int
+
+    @property
+    def hidden_strata(self) -> frozenset[str]:
+        return frozenset(row.stratum for row in self.rows if row.cell.suppressed)
+
+    def cell(self, stratum: str) -> PublishedCell:
+        for row in self.rows:
+            if row.stratum == stratum:
+                return row.cell
+        raise KeyError(stratum)
+
+
+def suppress_small_cells(
+    table: Table,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    protect_complement: bool = True,
+    also_hide: Collection[str] = (),
+) -> PublishedTable:
+    """The table as it may be published: small strata hidden, plus complements where needed.
+
+    ``also_hide`` names strata to hide in any case (hidden in a linked table, or a
+    previous run's hidden strata: running again with them changes nothing).
+    """
+    _check_threshold(threshold)
+    rows = list(table.rows)
+    unknown = set(also_hide) - {row.stratum for row in rows}
+    if unknown:
+        raise TableError(f"also_hide names strata not in the table: {', '.join(sorted(unknown))}")
+
+    hidden: dict[int, SuppressionReason] = {}
+    for index, row in enumerate(rows):
+        reason = _small_reason(row.cell, threshold, protect_complement)
+        if reason is None and row.stratum in also_hide:
+            reason = SuppressionReason.COMPLEMENTARY
+        if reason is not None:
+            hidden[index] = reason
+
+    # A small total means every row is small too (the rows add up to it), so all are hidden already.
+    total_reason = _small_reason(table.total, threshold, protect_complement)
+    while total_reason is None and hidden:
+        if _group_protected([rows[i].cell for i in hidden], threshold, protect_complement):
+            break
+        shown = [i for i in range(len(rows)) if i not in hidden]
+        if not shown:
+            # A lone hidden row equals the total: nothing left to hide beside it but the total.
+            total_reason = SuppressionReason.COMPLEMENTARY
+            break
+        smallest = min(shown, key=lambda i: (rows[i].cell.denominator, rows[i].cell.numerator or 0, i))
+        hidden[smallest] = SuppressionReason.COMPLEMENTARY
+
+    return PublishedTable(
+        rows=tuple(
+            PublishedRow(
+                row.stratum,
+                PublishedCell.hidden(hidden[i]) if i in hidden else PublishedCell.shown(row.cell),
+            )
+            for i, row in enumerate(rows)
+        ),
+        total=PublishedCell.shown(table.total) if total_reason is None else PublishedCell.hidden(total_reason),
+        threshold=threshold,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Two-way tables (rows x columns, with row totals, column totals and a grand total)
+#
+# A table with its margins is a grid of (R + 1) x (C + 1) cells in which every line
+# (row or column, margins included) sums to zero once the margins are negated. The
+# hidden cells are then edges of a bipartite graph between row lines and column
+# lines, and the ways to change hidden values without changing anything shown are
+# exactly the cycles of that graph. A hidden cell can be derived exactly when its
+# edge lies on no cycle, that is when it is a bridge (the standard result for
+# two-dimensional tables; see Hundepool et al., Statistical Disclosure Control,
+# Wiley 2012, ch. 4 on linked and hierarchical tables). Suppression adds, for each
+# bridge, the cheapest path of shown cells that closes a cycle through it, interior
+# cells before margins, small cells before large ones.
+
+# A cell's key: (row stratum, column stratum); None stands for the total line.
+CellKey = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
+class TwoWayTable:
+    """Rows x columns, each line adding up to its total; ``cells[i][j]`` is row i, column j."""
+
+    row_strata: Sequence[str]
+    column_strata: Sequence[str]
+    cells: Sequence[Sequence[Cell]]
+    row_totals: Sequence[Cell]
+    column_totals: Sequence[Cell]
+    total: Cell
+
+    def __post_init__(self) -> None:
+        for name in ("row_strata", "column_strata", "row_totals", "column_totals"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "cells", tuple(tuple(row) for row in self.cells))
+        rows, columns = len(self.row_strata), len(self.column_strata)
+        if rows == 0 or columns == 0:
+            raise TableError("a two-way table needs at least one row and one column")
+        for label, strata in (("row", self.row_strata), ("column", self.column_strata)):
+            if len(set(strata)) != len(strata) or not all(strata):
+                raise TableError(f"{label} strata must be unique, non-empty labels")
+        if len(self.cells) != rows or any(len(row) != columns for row in self.cells):
+            raise TableError(f"cells must be {rows} rows of {columns} cells")
+        if len(self.row_totals) != rows or len(self.column_totals) != columns:
+            raise TableError("one total per row and one per column")
+        everything: list[Cell] = [self.total, *self.row_totals, *self.column_totals]
+        for i, r in enumerate(self.row_strata):
+            for j, c in enumerate(self.column_strata):
+                _check_cell(self.cells[i][j], f"cell ({r!r}, {c!r})")
+                everything.append(self.cells[i][j])
+        for i, r in enumerate(self.row_strata):
+            _check_cell(self.row_totals[i], f"row total {r!r}")
+            _check_sum(self.cells[i], self.row_totals[i], f"row {r!r}")
+        for j, c in enumerate(self.column_strata):
+            _check_cell(self.column_totals[j], f"column total {c!r}")
+            _check_sum([row[j] for row in self.cells], self.column_totals[j], f"column {c!r}")
+        _check_cell(self.total, "total")
+        _check_kinds(everything, "table")
+        _check_sum(self.row_totals, self.total, "row totals")
+        _check_sum(self.column_totals, self.total, "column totals")
+
+    @classmethod
+    def summed(
+        cls, row_strata: Sequence[str], column_strata: Sequence[str], cells: Sequence[Sequence[Cell]]
+    ) -> TwoWayTable:
+        """A table whose totals are the sums of its cells (counts only; statistics have no sum)."""
+        rows = [list(row) for row in cells]
+        columns = [[row[j] for row in rows] for j in range(len(column_strata))]
+        return cls(
+            row_strata=row_strata,
+            column_strata=column_strata,
+            cells=rows,
+            row_totals=[_sum_cells(row, None) for row in rows],
+            column_totals=[_sum_cells(column, None) for column in columns],
+            total=_sum_cells([cell for row in rows for cell in row], None),
+        )
+
+    def key(self, i: int, j: int) -> CellKey:
+        """The key of grid position (i, j), where i == len(rows) or j == len(columns) is a total."""
+        row = self.row_strata[i] if i < len(self.row_strata) else None
+        column = self.column_strata[j] if j < len(self.column_strata) else None
+        return (row, column)
+
+    def grid(self) -> dict[tuple[int, int], Cell]:
+        rows, columns = len(self.row_strata), len(self.column_strata)
+        grid = {(i, j): self.cells[i][j] for i in range(rows) for j in range(columns)}
+        grid.update({(i, columns): self.row_totals[i] for i in range(rows)})
+        grid.update({(rows, j): self.column_totals[j] for j in range(columns)})
+        grid[(rows, columns)] = self.total
+        return grid
+
+
+@dataclass(frozen=True)
+class PublishedTwoWayTable:
+    row_strata: tuple[str, ...]
+    column_strata: tuple[str, ...]
+    cells: tuple[tuple[PublishedCell, ...], ...]
+    row_totals: tuple[PublishedCell, ...]
+    column_totals: tuple[PublishedCell, ...]
+    total: PublishedCell
+    threshold: int
+
+    def cell(self, key: CellKey) -> PublishedCell:
+        row, column = key
+        i = len(self.row_strata) if row is None else self.row_strata.index(row)
+        j = len(self.column_strata) if column is None else self.column_strata.index(column)
+        if row is None and column is None:
+            return self.total
+        if row is None:
+            return self.column_totals[j]
+        if column is None:
+            return self.row_totals[i]
+        return self.cells[i][j]
+
+    @property
+    def hidden_keys(self) -> frozenset[CellKey]:
+        keys: list[CellKey] = []
+        for i, r in enumerate(self.row_strata):
+            keys += [(r, c) for j, c in enumerate(self.column_strata) if self.cells[i][j].suppressed]
+            if self.row_totals[i].suppressed:
+                keys.append((r, None))
+        keys += [(None, c) for j, c in enumerate(self.column_strata) if self.column_totals[j].suppressed]
+        if self.total.suppressed:
+            keys.append((None, None))
+        return frozenset(keys)
+
+
+def suppress_small_cells_two_way(
+    table: TwoWayTable,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    protect_complement: bool = True,
+    also_hide: Collection[CellKey] = (),
+) -> PublishedTwoWayTable:
+    """Two-way version of ``suppress_small_cells``: no hidden cell, total or margin can be derived.
+
+    Every line whose total is shown ends with its hidden cells (if any) on a cycle
+    and, together, counting at least ``threshold``. Cells of the grid are keyed by
+    (row stratum, column stratum), None meaning the total line.
+    """
+    _check_threshold(threshold)
+    rows, columns = len(table.row_strata), len(table.column_strata)
+    grid = table.grid()
+    position = {table.key(i, j): (i, j) for (i, j) in grid}
+    unknown = [key for key in also_hide if key not in position]
+    if unknown:
+        raise TableError(f"also_hide names cells not in the table: {unknown}")
+
+    hidden: dict[tuple[int, int], SuppressionReason] = {}
+    for pos, cell in grid.items():
+        reason = _small_reason(cell, threshold, protect_complement)
+        if reason is not None:
+            hidden[pos] = reason
+    for key in also_hide:
+        hidden.setdefault(position[key], SuppressionReason.COMPLEMENTARY)
+
+    while True:
+        bridge = _first_bridge(set(hidden), rows, columns)
+        if bridge is not None:
+            for pos in _cheapest_cycle_path(bridge, hidden, grid, rows, columns):
+                hidden[pos] = SuppressionReason.COMPLEMENTARY
+            continue
+        short = _first_short_line(hidden, grid, rows, columns, threshold, protect_complement)
+        if short is None:
+            break
+        hidden[short] = SuppressionReason.COMPLEMENTARY
+
+    def published(pos: tuple[int, int]) -> PublishedCell:
+        return PublishedCell.hidden(hidden[pos]) if pos in hidden else PublishedCell.shown(grid[pos])
+
+    return PublishedTwoWayTable(
+        row_strata=tuple(table.row_strata),
+        column_strata=tuple(table.column_strata),
+        cells=tuple(tuple(published((i, j)) for j in range(columns)) for i in range(rows)),
+        row_totals=tuple(published((i, columns)) for i in range(rows)),
+        column_totals=tuple(published((rows, j)) for j in range(columns)),
+        total=published((rows, columns)),
+        threshold=threshold,
+    )
+
+
+def _lines(rows: int, columns: int) -> list[tuple[list[tuple[int, int]], tuple[int, int]]]:
+    """Every line of the grid as (its cells, its total): rows then columns, the total line last in each."""
+    lines = [([(i, j) for j in range(columns)], (i, columns)) for i in range(rows + 1)]
+    lines += [([(i, j) for i in range(rows)], (rows, j)) for j in range(columns + 1)]
+    return lines
+
+
+def _first_short_line(
+    hidden: Mapping[tuple[int, int], SuppressionReason],
+    grid: Mapping[tuple[int, int], Cell],
+    rows: int,
+    columns: int,
+    threshold: int,
+    protect_complement: bool,
+) -> tuple[int, int] | None:
+    """The cell to hide next in the first line whose hidden cells sum below the threshold, if any."""
+    for members, total in _lines(rows, columns):
+        if total in hidden:
+            continue
+        group = [grid[pos] for pos in members if pos in hidden]
+        if group and not _sums_protected(group, threshold, protect_complement):
+            shown = [pos for pos in members if pos not in hidden]
+            # Shown cells each count at least the threshold, so one always closes the gap.
+            return min(shown, key=lambda pos: (grid[pos].denominator, grid[pos].numerator or 0, pos))
+    return None
+
+
+def _first_bridge(edges: set[tuple[int, int]], rows: int, columns: int) -> tuple[int, int] | None:
+    """The first hidden cell (in grid order) that lies on no cycle of hidden cells, if any.
+
+    Row line i is node i, column line j is node rows + 1 + j; a cell (i, j) joins them.
+    """
+    adjacency: dict[int, list[tuple[int, tuple[int, int]]]] = {}
+    for i, j in edges:
+        adjacency.setdefault(i, []).append((rows + 1 + j, (i, j)))
+        adjacency.setdefault(rows + 1 + j, []).append((i, (i, j)))
+    order: dict[int, int] = {}
+    low: dict[int, int] = {}
+    bridges: list[tuple[int, int]] = []
+
+    def visit(node: int, via: tuple[int, int] | None) -> None:
+        # Tarjan's bridge-finding; the graph has at most (R + 1) + (C + 1) nodes.
+        order[node] = low[node] = len(order)
+        for neighbour, edge in adjacency[node]:
+            if edge == via:
+                continue
+            if neighbour in order:
+                low[node] = min(low[node], order[neighbour])
+            else:
+                visit(neighbour, edge)
+                low[node] = min(low[node], low[neighbour])
+                if low[neighbour] > order[node]:
+                    bridges.append(edge)
+
+    for node in sorted(adjacency):
+        if node not in order:
+            visit(node, None)
+    return min(bridges) if bridges else None
+
+
+def _cheapest_cycle_path(
+    bridge: tuple[int, int],
+    hidden: Mapping[tuple[int, int], SuppressionReason],
+    grid: Mapping[tuple[int, int], Cell],
+    rows: int,
+    columns: int,
+) -> list[tuple[int, int]]:
+    """Shown cells to hide so that ``bridge`` closes a cycle: Dijkstra, hidden cells cost nothing."""
+    start, goal = bridge[0], rows + 1 + bridge[1]
+    # Cost (margins and totals used, sum of denominators, cells): interior before margins, small before large.
+    best: dict[int, tuple[int, int, int]] = {start: (0, 0, 0)}
+    previous: dict[int, tuple[int, tuple[int, int]]] = {}
+    queue: list[tuple[tuple[int, int, int], int]] = [((0, 0, 0), start)]
+    while queue:
+        cost, node = heapq.heappop(queue)
+        if node == goal:
+            break
+        if cost > best[node]:
+            continue
+        if node <= rows:
+            steps = [(rows + 1 + j, (node, j)) for j in range(columns + 1)]
+        else:
+            steps = [(i, (i, node - rows - 1)) for i in range(rows + 1)]
+        for neighbour, pos in steps:
+            if pos == bridge:
+                continue
+            tier = (pos[0] == rows) + (pos[1] == columns)  # 0 interior, 1 margin, 2 grand total
+            step = (0, 0, 0) if pos in hidden else (tier, grid[pos].denominator, 1)
+            new = (cost[0] + step[0], cost[1] + step[1], cost[2] + step[2])
+            if neighbour not in best or new < best[neighbour]:
+                best[neighbour] = new
+                previous[neighbour] = (node, pos)
+                heapq.heappush(queue, (new, neighbour))
+    path: list[tuple[int, int]] = []
+    node = goal
+    while node != start:
+        node, pos = previous[node]
+        if pos not in hidden:
+            path.append(pos)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Shared checks
+
+
+def _small_reason(cell: Cell, threshold: int, protect_complement: bool) -> SuppressionReason | None:
+    if cell.denominator < threshold:
+        return SuppressionReason.SMALL_DENOMINATOR
+    if cell.numerator is not None:
+        if cell.numerator < threshold:
+            return SuppressionReason.SMALL_NUMERATOR
+        if protect_complement and cell.denominator - cell.numerator < threshold:
+            return SuppressionReason.SMALL_COMPLEMENT
+    return None
+
+
+def _sums_protected(cells: Sequence[Cell], threshold: int, protect_complement: bool) -> bool:
+    """Whether the sums of a group of hidden cells (derivable from the total) are themselves not small."""
+    denominator = sum(cell.denominator for cell in cells)
+    if denominator < threshold:
+        return False
+    if cells[0].numerator is None:
+        return True
+    numerator = sum(cell.numerator or 0 for cell in cells)
+    return numerator >= threshold and (not protect_complement or denominator - numerator >= threshold)
+
+
+def _group_protected(cells: Sequence[Cell], threshold: int, protect_complement: bool) -> bool:
+    return len(cells) >= 2 and _sums_protected(cells, threshold, protect_complement)
+
+
+def _check_threshold(threshold: int) -> None:
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise TableError(f"threshold must be a whole number of at least 1, got {threshold!r}")
+
+
+def _check_count(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TableError(f"{what} must be a whole number of at least 0, got {value!r}")
+
+
+def _check_cell(cell: Cell, where: str) -> None:
+    _check_count(cell.denominator, f"{where}: denominator")
+    if cell.numerator is not None:
+        _check_count(cell.numerator, f"{where}: numerator")
+        if cell.numerator > cell.denominator:
+            raise TableError(f"{where}: numerator {cell.numerator} is larger than denominator {cell.denominator}")
+
+
+def _check_kinds(cells: Sequence[Cell], where: str) -> None:
+    if len({cell.numerator is None for cell in cells}) > 1:
+        raise TableError(f"{where}: mixes cells with and without a numerator")
+
+
+def _check_sum(parts: Sequence[Cell], total: Cell, where: str) -> None:
+    denominator = sum(cell.denominator for cell in parts)
+    if denominator != total.denominator:
+        raise TableError(
+            f"{where}: denominators add up to {denominator}, the total says {total.denominator} "
+            "(put persons without a value in a stratum of their own, such as 'unknown')"
+        )
+    if total.numerator is not None:
+        numerator = sum(cell.numerator or 0 for cell in parts)
+        if numerator != total.numerator:
+            raise TableError(f"{where}: numerators add up to {numerator}, the total says {total.numerator}")
+
+
+def _sum_cells(cells: Sequence[Cell], value: float | None) -> Cell:
+    if cells and all(cell.numerator is not None for cell in cells):
+        numerator: int | None = sum(cell.numerator or 0 for cell in cells)
+    else:
+        numerator = None if cells else 0
+    return Cell(numerator, sum(cell.denominator for cell in cells), value)
