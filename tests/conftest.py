@@ -63,16 +63,19 @@ def login(live_server: Any) -> Any:
     return log_in
 
 
-QUERY_COUNTS = os.path.join(os.path.dirname(__file__), "query_counts.json")
+TESTS_DIR = os.path.dirname(__file__)
 
 
 @pytest.fixture
 def locked_queries(django_assert_num_queries: Any) -> Any:
-    """locked_queries("worklist"): the number of queries a page may make, locked in tests/query_counts.json."""
+    """locked_queries("worklist"): the number of queries a page may make, locked in tests/**/query_counts.json."""
+    import glob
     import json
 
-    with open(QUERY_COUNTS) as handle:
-        counts = json.load(handle)
+    counts: dict[str, int] = {}
+    for path in sorted(glob.glob(os.path.join(TESTS_DIR, "**", "query_counts.json"), recursive=True)):
+        with open(path) as handle:
+            counts.update(json.load(handle))
 
     def lock(name: str) -> Any:
         return django_assert_num_queries(counts[name])
