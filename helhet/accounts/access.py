@@ -28,6 +28,7 @@ from helhet.audit.services import AuditEvent, record, record_one
 from helhet.pathways.models import responsible_episodes
 from helhet.persons.models import Person
 
+NO_ROLE_MESSAGE = gettext_noop("Your role does not give access to this.")
 NO_ACCESS_MESSAGE = gettext_noop("You have no care relationship with this person, or the person does not exist.")
 
 
@@ -160,7 +161,7 @@ def audit_person_list(user: User, pids: list[str], *, channel: str = "web", reso
 
 def require_role(user: User, roles: Iterable[str]) -> None:
     if not user.is_authenticated or user.role not in set(roles):
-        raise AccessDenied(gettext_noop("Your role does not give access to this."))
+        raise AccessDenied(NO_ROLE_MESSAGE)
 
 
 def system_event(command: str, action: str, *, person_pid: str = "", detail: dict[str, Any] | None = None,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from helhet.organisations.models import CatchmentDistrict, Municipality
+from helhet.organisations.models import CatchmentDistrict, Municipality, ServiceUnit
 from helhet.persons.models import ImmigrantBackground, Person, Sex
 from helhet.persons.nin import parse_national_id
 from helhet.persons.pseudonyms import encrypt_nin, new_pseudonym, nin_lookup_hash
@@ -64,6 +65,28 @@ def create_person(
             )
     except IntegrityError as exc:  # a concurrent registration of the same number
         raise PersonError("a person with this national identity number is already registered") from exc
+
+
+def register_person_in_unit(*, user: Any, unit: ServiceUnit, start_date: dt.date | None = None,
+                            **person_fields: Any) -> Person:
+    """Register a new person and start an episode of care in one of the user's units, in one transaction.
+
+    The episode gives the registering unit its care relationship; the registration is audited.
+    """
+    from helhet.accounts.access import user_unit_ids
+    from helhet.audit.services import AuditEvent, record_one
+    from helhet.pathways.models import EpisodeOfCare, EpisodeStatus
+
+    if unit.pk not in user_unit_ids(user):
+        raise PersonError("you can only register a person in one of your own units")
+    with transaction.atomic():
+        person = create_person(**person_fields)
+        episode = EpisodeOfCare.objects.create(person=person, unit=unit, status=EpisodeStatus.ACTIVE,
+                                               start_date=start_date or dt.date.today())
+        record_one(AuditEvent(actor=user.get_username(), actor_role=user.role, action="create", resource="person",
+                              person_pid=person.pid, channel="web",
+                              purpose=f"registered with episode {episode.pk} in {unit.code}"))
+    return person
 
 
 def find_by_national_id(national_id: str) -> Person | None:

@@ -8,5 +8,6 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("worklist/", views.worklist, name="worklist"),
+    path("persons/new/", views.register_person, name="register-person"),
     path("persons/<str:pid>/", views.person_page, name="person"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
@@ -9,14 +10,26 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from helhet.accounts import throttle
-from helhet.accounts.access import audit_person_list, open_person, user_unit_ids, visible_persons
+from helhet.accounts.access import (
+    NO_ROLE_MESSAGE,
+    AccessDenied,
+    audit_person_list,
+    open_person,
+    user_unit_ids,
+    visible_persons,
+)
 from helhet.accounts.models import STAFF_ROLES, Role, User
 from helhet.audit.services import AuditEvent, record_one
 from helhet.organisations.models import ServiceUnit
 from helhet.pathways.models import responsible_episodes
+from helhet.persons.forms import RegisterPersonForm
+from helhet.persons.models import Sex
+from helhet.persons.nin import InvalidNationalId
+from helhet.persons.services import PersonError, register_person_in_unit
 from helhet.web.panels import PANELS
 
 WORKLIST_PAGE_SIZE = 500
@@ -83,13 +96,49 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .order_by("family_name", "given_name", "pk")
     )
     page = Paginator(persons, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
-    if rows:
-        audit_person_list(user, [p.pid for p in rows], detail={"query": query, "unit": unit_filter})
+    people = list(page.object_list)
+    if people:
+        audit_person_list(user, [p.pid for p in people], detail={"query": query, "unit": unit_filter})
+    # Plain rows keep the template loop cheap for long lists (one reverse() for all links).
+    url_prefix = reverse("person", args=["_"])[:-2]
+    sexes = dict(Sex.choices)
+    rows = [
+        {"url": f"{url_prefix}{p.pid}/", "pid": p.pid, "name": f"{p.family_name}, {p.given_name}",
+         "born": p.birth_year, "sex": sexes.get(p.sex, p.sex), "municipality": p.municipality.name,
+         "units": ", ".join(e.unit.name for e in p.my_episodes)}
+        for p in people
+    ]
     return render(request, "web/worklist.html", {
         "units": units, "unit_filter": unit_filter, "query": query, "page": page, "rows": rows,
         "title": _("Worklist"),
     })
+
+
+@login_required
+def register_person(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    if user.role not in STAFF_ROLES:
+        raise AccessDenied(NO_ROLE_MESSAGE)
+    units = list(ServiceUnit.objects.filter(pk__in=user_unit_ids(user)).order_by("name"))
+    form = RegisterPersonForm(request.POST or None, units=units)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            person = register_person_in_unit(
+                user=user, unit=data["unit"], national_id=data["national_id"], given_name=data["given_name"],
+                family_name=data["family_name"], sex=data["sex"], municipality_number=data["municipality"],
+                district=data["district"] or None, immigrant_background=data["immigrant_background"] or None,
+                consent_next_of_kin=data["consent_next_of_kin"], consent_research=data["consent_research"],
+            )
+        except (InvalidNationalId, PersonError) as exc:
+            form.add_error(None, str(exc))
+            record_one(AuditEvent(actor=user.get_username(), actor_role=user.role, action="create",
+                                  outcome="denied", resource="person", channel="web", purpose=str(exc)[:200]))
+        else:
+            messages.success(request, _("The person is registered."))
+            return redirect("person", pid=person.pid)
+    return render(request, "web/register_person.html", {"form": form, "title": _("Register a person")},
+                  status=400 if request.method == "POST" else 200)
 
 
 @login_required
