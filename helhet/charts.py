@@ -93,6 +93,7 @@ def line_chart(
     band_list = [b if isinstance(b, Band) else Band(*b) for b in bands]
     values = [y for s in series for _, y in s.points if y is not None]
     values += [m.y for m in markers if m.y is not None]
+    values += [edge for b in band_list for edge in (b.low, b.high)]
     y_lo, y_hi, y_ticks = _y_axis(values, y_min, y_max)
     xs = [_x_number(x) for s in series for x, _ in s.points]
     xs += [_x_number(m.x) for m in markers if m.x is not None]
@@ -131,12 +132,14 @@ def line_chart(
             f'height="{_n(py(low) - py(high))}" fill="{fill}" fill-opacity="0.15"/>'
         )
         if band.label:
-            parts.append(_text(right - 4, py(high) + 12, band.label, anchor="end", cls="band-label", fill=MUTED))
+            parts.append(
+                _text(right - 4, py(high) + 12, band.label, anchor="end", cls="band-label", fill=MUTED)
+            )
             summary.append(f"{band.label}: {fmt(band.low)} to {fmt(band.high)}.")
     parts.append(_line(left, bottom, right, bottom, MUTED, cls="axis"))
     parts.append(_line(left, top, left, bottom, MUTED, cls="axis"))
 
-    for x, label in ticks:
+    for x, label in ticks if x_labels is not None else _thin_labels(ticks, px):
         parts.append(_line(px(x), bottom, px(x), bottom + 4, MUTED, cls="axis"))
         parts.append(_text(px(x), bottom + 16, label, anchor="middle", cls="tick"))
     if y_label:
@@ -164,7 +167,9 @@ def line_chart(
         points = sorted(s.points, key=lambda point: _x_number(point[0]))
         for segment in _segments(points):
             if len(segment) > 1:
-                d = " ".join(f"{'M' if i == 0 else 'L'}{_n(px(x))} {_n(py(y))}" for i, (x, y) in enumerate(segment))
+                d = " ".join(
+                    f"{'M' if i == 0 else 'L'}{_n(px(x))} {_n(py(y))}" for i, (x, y) in enumerate(segment)
+                )
                 dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
                 parts.append(
                     f'<path class="{cls}series series-{index}" d="{d}" fill="none" stroke="{colour}" '
@@ -225,7 +230,9 @@ def bar_chart(
     lo, hi, ticks = _nice_range(lo, hi, pad=x_min is None or x_max is None, fixed_low=x_min, fixed_high=x_max)
 
     label_width = min(width * 0.4, CHAR_WIDTH * max((len(b.label) for b in items), default=0) + 12)
-    value_width = CHAR_WIDTH * max((len(_bar_value_text(b, fmt, suppressed_label)) for b in items), default=0) + 12
+    value_width = (
+        CHAR_WIDTH * max((len(_bar_value_text(b, fmt, suppressed_label)) for b in items), default=0) + 12
+    )
     left, right = label_width, max(label_width + 40, width - value_width)
     top = 20.0 if markers else 6.0
     bottom = top + len(items) * (bar_height + gap)
@@ -324,9 +331,7 @@ def _line(x1: float, y1: float, x2: float, y2: float, colour: str, *, cls: str, 
 
 
 def _text(x: float, y: float, text: str, *, cls: str, anchor: str = "start", fill: str = TEXT) -> str:
-    return (
-        f'<text class="{cls}" x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}" fill="{fill}">{escape(text)}</text>'
-    )
+    return f'<text class="{cls}" x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}" fill="{fill}">{escape(text)}</text>'
 
 
 def _style(style: str, default_colour: str) -> tuple[str, str]:
@@ -356,12 +361,30 @@ def _segments(points: Sequence[tuple[XValue, float | None]]) -> list[list[tuple[
     return [segment for segment in segments if segment]
 
 
-def _auto_x_labels(series: Sequence[Series], most: int = 7) -> list[tuple[XValue, str]]:
+def _auto_x_labels(series: Sequence[Series]) -> list[tuple[XValue, str]]:
     distinct = sorted({x for s in series for x, _ in s.points}, key=_x_number)
-    if len(distinct) > most:
-        step = (len(distinct) - 1) / (most - 1)
-        distinct = [distinct[round(i * step)] for i in range(most)]
     return [(x, _x_text(x)) for x in distinct]
+
+
+def _thin_labels(
+    labels: Sequence[tuple[XValue, str]], px: Callable[[XValue], float]
+) -> list[tuple[XValue, str]]:
+    """Tick labels that do not overlap: the first and the last, and between them any with room."""
+    if len(labels) <= 2:
+        return list(labels)
+
+    def room(a: tuple[XValue, str], b: tuple[XValue, str]) -> bool:
+        return abs(px(b[0]) - px(a[0])) >= CHAR_WIDTH * (len(a[1]) + len(b[1])) / 2 + 12
+
+    kept = [labels[0]]
+    for label in labels[1:-1]:
+        if room(kept[-1], label) and room(label, labels[-1]):
+            kept.append(label)
+    if room(kept[-1], labels[-1]) or len(kept) == 1:
+        kept.append(labels[-1])
+    else:
+        kept[-1] = labels[-1]
+    return kept
 
 
 def _legend_rows(labels: Sequence[str], available: float) -> list[list[tuple[float, int, str]]]:
@@ -393,7 +416,9 @@ def _bar_value_text(bar: Bar, fmt: Formatter, suppressed_label: str) -> str:
     return f"{text} {bar.note}" if bar.note else text
 
 
-def _y_axis(values: Sequence[float], y_min: float | None, y_max: float | None) -> tuple[float, float, list[float]]:
+def _y_axis(
+    values: Sequence[float], y_min: float | None, y_max: float | None
+) -> tuple[float, float, list[float]]:
     lo = y_min if y_min is not None else min(values, default=0.0)
     hi = y_max if y_max is not None else max(values, default=1.0)
     return _nice_range(lo, hi, pad=y_min is None or y_max is None, fixed_low=y_min, fixed_high=y_max)

@@ -1,7 +1,7 @@
 """Quality indicators as data: one JSON file per indicator, validated on load.
 
 Pure Python, no Django. The starting set and the fields come from the domain notes
-(docs: indicators.md): each indicator names the guideline or pathway rule it
+(shared/domain/indicators.md): each indicator names the guideline or pathway rule it
 measures, who is counted (the population, the denominator), what counts (the
 event, the numerator) or what is measured (a value such as days or a score
 change), the period, and whether higher or lower is better. The rule keys name
@@ -26,7 +26,7 @@ from typing import Any
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
-# indicators.md: every indicator can be stratified by these (and by period).
+# shared/domain/indicators.md: every indicator can be stratified by these (and by period).
 # "team" is the responsible service unit: a DPS or TSB unit, a municipal service, an ACT/FACT team.
 # "centrality" is SSB's centrality class 1-6 of the person's municipality.
 STRATIFIERS = ("region", "trust", "municipality", "team", "centrality", "sex", "age", "immigrant")
@@ -112,8 +112,18 @@ class IndicatorDefinition:
 
 
 _REQUIRED = (
-    "id", "number", "title", "description", "guideline", "population_rule", "period_type",
-    "direction", "stratifiers", "source_rule", "unit", "counting_unit",
+    "id",
+    "number",
+    "title",
+    "description",
+    "guideline",
+    "population_rule",
+    "period_type",
+    "direction",
+    "stratifiers",
+    "source_rule",
+    "unit",
+    "counting_unit",
 )
 _OPTIONAL = ("event_rule", "value_rule", "target", "parameters", "notes")
 
@@ -131,7 +141,9 @@ def load_indicators(directory: Path = DEFINITIONS_DIR) -> dict[str, IndicatorDef
             raise IndicatorDefinitionError(f"{path.name}: not readable JSON: {exc}") from None
         definition = parse_indicator(data, source=path.name)
         if path.stem != definition.id:
-            raise IndicatorDefinitionError(f"{path.name}: field 'id': {definition.id!r} must match the file name")
+            raise IndicatorDefinitionError(
+                f"{path.name}: field 'id': {definition.id!r} must match the file name"
+            )
         found[definition.id] = definition
     return dict(sorted(found.items()))
 
@@ -180,11 +192,15 @@ def parse_indicator(data: Any, *, source: str = "<indicator>") -> IndicatorDefin
         try:
             return enum(data[name])
         except ValueError:
-            raise fail(name, f"must be one of {', '.join(m.value for m in enum)}, got {data[name]!r}") from None
+            raise fail(
+                name, f"must be one of {', '.join(m.value for m in enum)}, got {data[name]!r}"
+            ) from None
 
     indicator_id = text("id")
     if not _ID.match(indicator_id) or len(indicator_id) > 64:
-        raise fail("id", "must be lower-case letters and digits in dash-separated words, at most 64 characters")
+        raise fail(
+            "id", "must be lower-case letters and digits in dash-separated words, at most 64 characters"
+        )
     unit: Unit = choice("unit", Unit)
     proportion = unit == Unit.PROPORTION
     event_rule = rule("event_rule", required=proportion)
@@ -266,7 +282,9 @@ def age_on(birth_date: dt.date, day: dt.date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-_PERIOD_FORMATS = "2025 (calendar year), 2025-Q1 (quarter), 2025-03 (month), 2025-01..2025-06 (months, inclusive)"
+_PERIOD_FORMATS = (
+    "2025 (calendar year), 2025-Q1 (quarter), 2025-03 (month), 2025-01..2025-06 (months, inclusive)"
+)
 _YEAR = re.compile(r"^(\d{4})$")
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
 _MONTHS = re.compile(r"^(\d{4})-(\d{2})(?:\.\.(\d{4})-(\d{2}))?$")

@@ -30,11 +30,17 @@ def proportion(numerator: int, denominator: int, *, z: float = Z_95) -> Proporti
     which is where small units and good performers sit.
     """
     if denominator <= 0 or not 0 <= numerator <= denominator:
-        raise ValueError(f"need 0 <= numerator <= denominator and denominator > 0, got {numerator}/{denominator}")
+        raise ValueError(
+            f"need 0 <= numerator <= denominator and denominator > 0, got {numerator}/{denominator}"
+        )
     p = numerator / denominator
     z2 = z * z
     centre = (p + z2 / (2 * denominator)) / (1 + z2 / denominator)
-    half = z / (1 + z2 / denominator) * math.sqrt(p * (1 - p) / denominator + z2 / (4 * denominator * denominator))
+    half = (
+        z
+        / (1 + z2 / denominator)
+        * math.sqrt(p * (1 - p) / denominator + z2 / (4 * denominator * denominator))
+    )
     # The exact ends at 0 and 1 (rounding would otherwise leave a hair's width).
     low = 0.0 if numerator == 0 else max(0.0, centre - half)
     high = 1.0 if numerator == denominator else min(1.0, centre + half)

@@ -1,7 +1,7 @@
 """Small-cell suppression for published indicator tables.
 
 Pure functions, no Django. The rules are the publishing rules in the domain notes
-(docs: indicators.md, "Publishing rules"): a count below the threshold (default 5)
+(shared/domain/indicators.md, "Publishing rules"): a count below the threshold (default 5)
 is never shown, nor a rate built on such a count or on a denominator below it; and
 when one cell in a line is hidden and the line's total is shown, at least one more
 cell is hidden so that the first cannot be found by subtraction.
@@ -53,7 +53,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-# indicators.md, "Publishing rules": default threshold, configurable.
+# shared/domain/indicators.md, "Publishing rules": default threshold, configurable.
 DEFAULT_THRESHOLD = 5
 
 
@@ -119,10 +119,15 @@ class Table:
             _check_sum([row.cell for row in self.rows], self.total, "rows")
 
     @classmethod
-    def summed(cls, rows: Mapping[str, Cell] | Iterable[tuple[str, Cell]], *, total_value: float | None = None) -> Table:
+    def summed(
+        cls, rows: Mapping[str, Cell] | Iterable[tuple[str, Cell]], *, total_value: float | None = None
+    ) -> Table:
         """A table whose total is the sum of its rows (``total_value`` for a statistic table's total)."""
         pairs = list(rows.items()) if isinstance(rows, Mapping) else list(rows)
-        return cls(rows=[Row(stratum, cell) for stratum, cell in pairs], total=_sum_cells([c for _, c in pairs], total_value))
+        return cls(
+            rows=[Row(stratum, cell) for stratum, cell in pairs],
+            total=_sum_cells([c for _, c in pairs], total_value),
+        )
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,9 @@ def suppress_small_cells(
             )
             for i, row in enumerate(rows)
         ),
-        total=PublishedCell.shown(table.total) if total_reason is None else PublishedCell.hidden(total_reason),
+        total=PublishedCell.shown(table.total)
+        if total_reason is None
+        else PublishedCell.hidden(total_reason),
         threshold=threshold,
     )
 
@@ -226,12 +233,14 @@ def suppress_small_cells(
 # (row or column, margins included) sums to zero once the margins are negated. The
 # hidden cells are then edges of a bipartite graph between row lines and column
 # lines, and the ways to change hidden values without changing anything shown are
-# exactly the cycles of that graph. A hidden cell can be derived exactly when its
-# edge lies on no cycle, that is when it is a bridge (the standard result for
-# two-dimensional tables; see Hundepool et al., Statistical Disclosure Control,
-# Wiley 2012, ch. 4 on linked and hierarchical tables). Suppression adds, for each
-# bridge, the cheapest path of shown cells that closes a cycle through it, interior
-# cells before margins, small cells before large ones.
+# the cycles of that graph (alternating +1/-1 round a cycle keeps every line sum). A
+# hidden cell can be derived exactly when its edge lies on no cycle: when it is a
+# bridge. Every line having 0 or 2+ hidden cells is not enough: two hidden blocks
+# joined by one cell leave that cell a bridge. (Complementary suppression in
+# two-way tables: Cox, JASA 1980;75:377-385. The tests check the result with exact
+# linear algebra, not with this graph.) Suppression adds, for each bridge, the
+# cheapest path of shown cells that closes a cycle through it: interior cells before
+# margins, small cells before large ones.
 
 # A cell's key: (row stratum, column stratum); None stands for the total line.
 CellKey = tuple[str | None, str | None]
@@ -321,15 +330,14 @@ class PublishedTwoWayTable:
 
     def cell(self, key: CellKey) -> PublishedCell:
         row, column = key
-        i = len(self.row_strata) if row is None else self.row_strata.index(row)
-        j = len(self.column_strata) if column is None else self.column_strata.index(column)
-        if row is None and column is None:
-            return self.total
+        if (row is not None and row not in self.row_strata) or (
+            column is not None and column not in self.column_strata
+        ):
+            raise KeyError(key)
         if row is None:
-            return self.column_totals[j]
-        if column is None:
-            return self.row_totals[i]
-        return self.cells[i][j]
+            return self.total if column is None else self.column_totals[self.column_strata.index(column)]
+        i = self.row_strata.index(row)
+        return self.row_totals[i] if column is None else self.cells[i][self.column_strata.index(column)]
 
     @property
     def hidden_keys(self) -> frozenset[CellKey]:
@@ -545,7 +553,9 @@ def _check_cell(cell: Cell, where: str) -> None:
     if cell.numerator is not None:
         _check_count(cell.numerator, f"{where}: numerator")
         if cell.numerator > cell.denominator:
-            raise TableError(f"{where}: numerator {cell.numerator} is larger than denominator {cell.denominator}")
+            raise TableError(
+                f"{where}: numerator {cell.numerator} is larger than denominator {cell.denominator}"
+            )
 
 
 def _check_kinds(cells: Sequence[Cell], where: str) -> None:
