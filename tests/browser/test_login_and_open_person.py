@@ -29,6 +29,7 @@ def test_switching_to_english(page, live_server, login):
 
     testing.make_unit(UnitKind.DPS)
     testing.make_user(Role.CLINICIAN, username="engelsk")
+    page.set_extra_http_headers({"Accept-Language": "en-US,en"})  # the browser's language does not decide
     login(page, "engelsk")
     assert page.inner_text("h1") == "Arbeidsliste"  # Norwegian bokmål by default
     with page.expect_navigation():
