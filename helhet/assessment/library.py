@@ -31,7 +31,9 @@ ItemType = Literal["choice", "integer", "decimal", "string", "text"]
 ScoringMethod = Literal["sum", "mean", "none"]
 Domain = Literal["substance_use", "mental_health", "somatic_health", "living_conditions", "pathway"]
 Severity = Literal["high", "warning", "info"]
-Comparator = Literal["score_at_least", "score_at_most", "value_at_least", "value_above", "value_below", "answer_in"]
+Comparator = Literal[
+    "score_at_least", "score_at_most", "value_at_least", "value_above", "value_below", "answer_in"
+]
 ChangeMethod = Literal["threshold", "jacobson_truax"]
 Sex = Literal["male", "female"]
 
@@ -133,9 +135,7 @@ class Item:
     def __post_init__(self) -> None:
         object.__setattr__(self, "option_by_code", {o.code: o for o in self.options})
         object.__setattr__(self, "option_by_loinc", {o.loinc: o for o in self.options if o.loinc})
-        object.__setattr__(
-            self, "option_by_score", {o.score: o for o in self.options if o.score is not None}
-        )
+        object.__setattr__(self, "option_by_score", {o.score: o for o in self.options if o.score is not None})
 
     def band_for(self, value: float) -> Band | None:
         for band in self.bands:
@@ -168,6 +168,10 @@ class FlagRule:
     severity: Severity
     when_any: tuple[tuple[Condition, ...], ...]  # raised if all conditions of any one group hold
     source: str
+
+    @property
+    def by_sex(self) -> bool:
+        return any(cond.sex is not None for group in self.when_any for cond in group)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,10 +312,12 @@ class Instrument:
     source_file: str = field(compare=False)
     item_by_link: Mapping[str, Item] = field(init=False, repr=False, compare=False)
     item_by_loinc: Mapping[str, Item] = field(init=False, repr=False, compare=False)
+    banded_items: tuple[Item, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "item_by_link", {i.link_id: i for i in self.items})
         object.__setattr__(self, "item_by_loinc", {i.loinc: i for i in self.items if i.loinc})
+        object.__setattr__(self, "banded_items", tuple(i for i in self.items if i.bands))
 
     def item(self, link_id: str) -> Item:
         return self.item_by_link[link_id]
@@ -330,7 +336,9 @@ class _Reader:
     def fail(self, path: str, problem: str) -> NoReturn:
         raise InstrumentDefinitionError(self.source, path, problem)
 
-    def obj(self, value: Any, path: str, *, required: Iterable[str], optional: Iterable[str] = ()) -> dict[str, Any]:
+    def obj(
+        self, value: Any, path: str, *, required: Iterable[str], optional: Iterable[str] = ()
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(path, f"expected an object, got {type(value).__name__}")
         required_keys, optional_keys = set(required), set(optional)
@@ -342,36 +350,36 @@ class _Reader:
             self.fail(path, f"unknown field(s) {', '.join(unknown)}")
         return value
 
-    def list(self, value: Any, path: str, *, min_len: int = 0) -> list[Any]:
+    def seq(self, value: Any, path: str, *, min_len: int = 0) -> list[Any]:
         if not isinstance(value, list):
             self.fail(path, f"expected a list, got {type(value).__name__}")
         if len(value) < min_len:
             self.fail(path, f"expected at least {min_len} entr{'y' if min_len == 1 else 'ies'}")
         return value
 
-    def str(self, value: Any, path: str, *, pattern: re.Pattern[str] | None = None) -> str:
+    def string(self, value: Any, path: str, *, pattern: re.Pattern[str] | None = None) -> str:
         if not isinstance(value, str) or not value.strip():
             self.fail(path, "expected a non-empty string")
         if pattern is not None and not pattern.match(value):
             self.fail(path, f"{value!r} does not match {pattern.pattern}")
         return value
 
-    def opt_str(self, value: Any, path: str, *, pattern: re.Pattern[str] | None = None) -> str | None:
-        return None if value is None else self.str(value, path, pattern=pattern)
+    def opt_string(self, value: Any, path: str, *, pattern: re.Pattern[str] | None = None) -> str | None:
+        return None if value is None else self.string(value, path, pattern=pattern)
 
     def number(self, value: Any, path: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             self.fail(path, "expected a finite number")
         return value
 
-    def int(self, value: Any, path: str, *, minimum: int = 0) -> int:
+    def integer(self, value: Any, path: str, *, minimum: int = 0) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(path, "expected an integer")
         if value < minimum:
             self.fail(path, f"expected an integer ≥ {minimum}")
         return value
 
-    def bool(self, value: Any, path: str) -> bool:
+    def boolean(self, value: Any, path: str) -> bool:
         if not isinstance(value, bool):
             self.fail(path, "expected true or false")
         return value
@@ -384,12 +392,12 @@ class _Reader:
 
     def text(self, value: Any, path: str) -> LocalText:
         data = self.obj(value, path, required=LANGUAGES)
-        return LocalText(nb=self.str(data["nb"], f"{path}.nb"), en=self.str(data["en"], f"{path}.en"))
+        return LocalText(nb=self.string(data["nb"], f"{path}.nb"), en=self.string(data["en"], f"{path}.en"))
 
     def loinc(self, value: Any, path: str) -> str | None:
         if value is None:
             return None
-        code = self.str(value, path, pattern=_LOINC_RE)
+        code = self.string(value, path, pattern=_LOINC_RE)
         if not loinc_check_digit_ok(code):
             self.fail(path, f"{code!r} fails the LOINC mod-10 check digit")
         return code
@@ -399,10 +407,10 @@ def _parse_option(r: _Reader, raw: Any, path: str) -> AnswerOption:
     data = r.obj(raw, path, required=("code", "display", "score"), optional=("loinc",))
     score = data["score"]
     return AnswerOption(
-        code=r.str(data["code"], f"{path}.code", pattern=_CODE_RE),
+        code=r.string(data["code"], f"{path}.code", pattern=_CODE_RE),
         display=r.text(data["display"], f"{path}.display"),
         score=None if score is None else r.number(score, f"{path}.score"),
-        loinc=r.opt_str(data.get("loinc"), f"{path}.loinc", pattern=_LA_RE),
+        loinc=r.opt_string(data.get("loinc"), f"{path}.loinc", pattern=_LA_RE),
     )
 
 
@@ -410,11 +418,11 @@ def _parse_bands(
     r: _Reader, raw: Any, path: str, *, step: float, bounds: tuple[float, float] | None
 ) -> tuple[Band, ...]:
     bands: list[Band] = []
-    for index, entry in enumerate(r.list(raw, path)):
+    for index, entry in enumerate(r.seq(raw, path)):
         bpath = f"{path}[{index}]"
         data = r.obj(entry, bpath, required=("code", "display", "min", "max"))
         band = Band(
-            code=r.str(data["code"], f"{bpath}.code", pattern=_CODE_RE),
+            code=r.string(data["code"], f"{bpath}.code", pattern=_CODE_RE),
             display=r.text(data["display"], f"{bpath}.display"),
             min=r.number(data["min"], f"{bpath}.min"),
             max=r.number(data["max"], f"{bpath}.max"),
@@ -424,7 +432,9 @@ def _parse_bands(
         if bands:
             expected = round(bands[-1].max + step, 6)
             if not math.isclose(band.min, expected, abs_tol=1e-9):
-                r.fail(f"{bpath}.min", f"bands must be contiguous: expected {expected} after {bands[-1].code}")
+                r.fail(
+                    f"{bpath}.min", f"bands must be contiguous: expected {expected} after {bands[-1].code}"
+                )
         bands.append(band)
     if len({b.code for b in bands}) != len(bands):
         r.fail(path, "band codes must be unique")
@@ -452,12 +462,12 @@ def _parse_item(r: _Reader, raw: Any, path: str, answer_sets: Mapping[str, tuple
         else:
             options = tuple(
                 _parse_option(r, entry, f"{path}.answers[{i}]")
-                for i, entry in enumerate(r.list(answers, f"{path}.answers", min_len=2))
+                for i, entry in enumerate(r.seq(answers, f"{path}.answers", min_len=2))
             )
         _check_options(r, options, f"{path}.answers")
     elif "answers" in data:
         r.fail(f"{path}.answers", f"only choice items have answers, not {item_type} items")
-    unit = r.opt_str(data.get("unit"), f"{path}.unit")
+    unit = r.opt_string(data.get("unit"), f"{path}.unit")
     min_value = max_value = None
     if item_type in ("integer", "decimal"):
         if unit is None:
@@ -475,12 +485,12 @@ def _parse_item(r: _Reader, raw: Any, path: str, answer_sets: Mapping[str, tuple
         scores = [o.score for o in options if o.score is not None]
         bands = _parse_bands(r, data["bands"], f"{path}.bands", step=1, bounds=(min(scores), max(scores)))
     return Item(
-        link_id=r.str(data["link_id"], f"{path}.link_id", pattern=_LINK_ID_RE),
+        link_id=r.string(data["link_id"], f"{path}.link_id", pattern=_LINK_ID_RE),
         text=r.text(data["text"], f"{path}.text"),
         type=item_type,
-        prefix=r.opt_str(data.get("prefix"), f"{path}.prefix"),
+        prefix=r.opt_string(data.get("prefix"), f"{path}.prefix"),
         loinc=r.loinc(data.get("loinc"), f"{path}.loinc"),
-        required=r.bool(data.get("required", False), f"{path}.required"),
+        required=r.boolean(data.get("required", False), f"{path}.required"),
         options=options,
         unit=unit,
         min_value=min_value,
@@ -502,8 +512,9 @@ def _check_options(r: _Reader, options: tuple[AnswerOption, ...], path: str) -> 
         r.fail(path, "answer scores must be unique within an item")
 
 
-def _parse_condition(r: _Reader, raw: Any, path: str, instrument_items: Mapping[str, Item],
-                     derived_codes: set[str]) -> Condition:
+def _parse_condition(
+    r: _Reader, raw: Any, path: str, instrument_items: Mapping[str, Item], derived_codes: set[str]
+) -> Condition:
     comparators = get_args(Comparator)
     data = r.obj(raw, path, required=(), optional=("items", "derived", "match", "sex", *comparators))
     present = [c for c in comparators if c in data]
@@ -515,7 +526,10 @@ def _parse_condition(r: _Reader, raw: Any, path: str, instrument_items: Mapping[
     items: tuple[str, ...] = ()
     derived = None
     if "items" in data:
-        items = tuple(r.str(v, f"{path}.items[{i}]") for i, v in enumerate(r.list(data["items"], f"{path}.items", min_len=1)))
+        items = tuple(
+            r.string(v, f"{path}.items[{i}]")
+            for i, v in enumerate(r.seq(data["items"], f"{path}.items", min_len=1))
+        )
         for link_id in items:
             item = instrument_items.get(link_id)
             if item is None:
@@ -527,7 +541,7 @@ def _parse_condition(r: _Reader, raw: Any, path: str, instrument_items: Mapping[
             if comparator == "answer_in" and item.type != "choice":
                 r.fail(f"{path}.items", f"{link_id!r} is not a choice item")
     else:
-        derived = r.str(data["derived"], f"{path}.derived")
+        derived = r.string(data["derived"], f"{path}.derived")
         if derived not in derived_codes:
             r.fail(f"{path}.derived", f"no derived value {derived!r}")
         if not comparator.startswith("value"):
@@ -535,8 +549,10 @@ def _parse_condition(r: _Reader, raw: Any, path: str, instrument_items: Mapping[
     threshold = None
     codes: frozenset[str] = frozenset()
     if comparator == "answer_in":
-        codes = frozenset(r.str(v, f"{path}.answer_in[{i}]") for i, v in
-                          enumerate(r.list(data["answer_in"], f"{path}.answer_in", min_len=1)))
+        codes = frozenset(
+            r.string(v, f"{path}.answer_in[{i}]")
+            for i, v in enumerate(r.seq(data["answer_in"], f"{path}.answer_in", min_len=1))
+        )
         for link_id in items:
             unknown = codes - instrument_items[link_id].option_by_code.keys()
             if unknown:
@@ -547,7 +563,9 @@ def _parse_condition(r: _Reader, raw: Any, path: str, instrument_items: Mapping[
     return Condition(
         items=items,
         derived=derived,
-        match=cast(Literal["any", "all"], r.choice(data.get("match", "any"), f"{path}.match", ("any", "all"))),
+        match=cast(
+            Literal["any", "all"], r.choice(data.get("match", "any"), f"{path}.match", ("any", "all"))
+        ),
         comparator=comparator,
         threshold=threshold,
         codes=codes,
@@ -555,7 +573,9 @@ def _parse_condition(r: _Reader, raw: Any, path: str, instrument_items: Mapping[
     )
 
 
-def _parse_thresholds(r: _Reader, raw: Any, path: str, bounds: tuple[float, float] | None) -> dict[str, float]:
+def _parse_thresholds(
+    r: _Reader, raw: Any, path: str, bounds: tuple[float, float] | None
+) -> dict[str, float]:
     data = r.obj(raw, path, required=(), optional=_THRESHOLD_KEYS)
     keys = set(data)
     if keys not in ({"any"}, {"male", "female"}):
@@ -564,7 +584,9 @@ def _parse_thresholds(r: _Reader, raw: Any, path: str, bounds: tuple[float, floa
     if bounds is not None:
         for key, value in thresholds.items():
             if not bounds[0] <= value <= bounds[1]:
-                r.fail(f"{path}.{key}", f"threshold {value} is outside the score range {bounds[0]}–{bounds[1]}")
+                r.fail(
+                    f"{path}.{key}", f"threshold {value} is outside the score range {bounds[0]}–{bounds[1]}"
+                )
     return thresholds
 
 
@@ -574,9 +596,25 @@ def _parse_scoring(r: _Reader, raw: Any, items: Mapping[str, Item]) -> Scoring:
         raw,
         path,
         required=("method",),
-        optional=("higher_is_worse", "items", "max_missing", "min_answered", "decimals", "range", "missing_source", "total_loinc",
-                  "bands", "bands_source", "cutoffs", "caseness", "subscales", "flags", "skip_rules",
-                  "derived", "reliable_change"),
+        optional=(
+            "higher_is_worse",
+            "items",
+            "max_missing",
+            "min_answered",
+            "decimals",
+            "range",
+            "missing_source",
+            "total_loinc",
+            "bands",
+            "bands_source",
+            "cutoffs",
+            "caseness",
+            "subscales",
+            "flags",
+            "skip_rules",
+            "derived",
+            "reliable_change",
+        ),
     )
     method = cast(ScoringMethod, r.choice(data["method"], f"{path}.method", get_args(ScoringMethod)))
     scored_items: tuple[str, ...] = ()
@@ -586,7 +624,10 @@ def _parse_scoring(r: _Reader, raw: Any, items: Mapping[str, Item]) -> Scoring:
         for key in ("items", "range", "missing_source", "higher_is_worse"):
             if key not in data:
                 r.fail(path, f"a {method} score needs {key}")
-        scored_items = tuple(r.str(v, f"{path}.items[{i}]") for i, v in enumerate(r.list(data["items"], f"{path}.items", min_len=1)))
+        scored_items = tuple(
+            r.string(v, f"{path}.items[{i}]")
+            for i, v in enumerate(r.seq(data["items"], f"{path}.items", min_len=1))
+        )
         if len(set(scored_items)) != len(scored_items):
             r.fail(f"{path}.items", "items are listed twice")
         for link_id in scored_items:
@@ -595,7 +636,7 @@ def _parse_scoring(r: _Reader, raw: Any, items: Mapping[str, Item]) -> Scoring:
                 r.fail(f"{path}.items", f"no item {link_id!r}")
             if item.type != "choice" or any(o.score is None for o in item.options):
                 r.fail(f"{path}.items", f"{link_id!r} must be a choice item whose every answer has a score")
-        rng = r.list(data["range"], f"{path}.range", min_len=2)
+        rng = r.seq(data["range"], f"{path}.range", min_len=2)
         bounds = (r.number(rng[0], f"{path}.range[0]"), r.number(rng[1], f"{path}.range[1]"))
         if method == "sum":
             low = sum(min(o.score for o in items[i].options if o.score is not None) for i in scored_items)
@@ -605,15 +646,24 @@ def _parse_scoring(r: _Reader, raw: Any, items: Mapping[str, Item]) -> Scoring:
             high = max(max(o.score for o in items[i].options if o.score is not None) for i in scored_items)
         if not (math.isclose(bounds[0], low) and math.isclose(bounds[1], high)):
             r.fail(f"{path}.range", f"range {bounds[0]}–{bounds[1]} disagrees with the items ({low}–{high})")
-        decimals = r.int(data.get("decimals", 0 if method == "sum" else 2), f"{path}.decimals")
+        decimals = r.integer(data.get("decimals", 0 if method == "sum" else 2), f"{path}.decimals")
         if method == "sum" and decimals:
             r.fail(f"{path}.decimals", "a sum is an integer; decimals apply to means")
     else:
-        for key in ("items", "range", "bands", "cutoffs", "caseness", "subscales", "reliable_change", "total_loinc"):
+        for key in (
+            "items",
+            "range",
+            "bands",
+            "cutoffs",
+            "caseness",
+            "subscales",
+            "reliable_change",
+            "total_loinc",
+        ):
             if key in data:
                 r.fail(f"{path}.{key}", "an instrument without a total score cannot have this")
-    max_missing = r.int(data.get("max_missing", 0), f"{path}.max_missing")
-    min_answered = r.int(data.get("min_answered", len(scored_items)), f"{path}.min_answered")
+    max_missing = r.integer(data.get("max_missing", 0), f"{path}.max_missing")
+    min_answered = r.integer(data.get("min_answered", len(scored_items)), f"{path}.min_answered")
     if method == "sum" and "min_answered" in data:
         r.fail(f"{path}.min_answered", "a sum uses max_missing")
     if method == "mean" and "max_missing" in data:
@@ -623,56 +673,73 @@ def _parse_scoring(r: _Reader, raw: Any, items: Mapping[str, Item]) -> Scoring:
         r.fail(f"{path}.max_missing", "sums allow no missing items (use skip_rules for instructed skips)")
     if method == "mean" and not 1 <= min_answered <= len(scored_items):
         r.fail(f"{path}.min_answered", f"must be between 1 and {len(scored_items)}")
-    step = 1 if method == "sum" else 10 ** -decimals
+    step = 1 if method == "sum" else 10**-decimals
     bands = _parse_bands(r, data.get("bands", []), f"{path}.bands", step=step, bounds=bounds)
     if bands and "bands_source" not in data:
         r.fail(path, "bands need bands_source")
     cutoffs: list[Cutoff] = []
-    for index, entry in enumerate(r.list(data.get("cutoffs", []), f"{path}.cutoffs")):
+    for index, entry in enumerate(r.seq(data.get("cutoffs", []), f"{path}.cutoffs")):
         cpath = f"{path}.cutoffs[{index}]"
         cdata = r.obj(entry, cpath, required=("code", "display", "threshold", "source"))
-        cutoffs.append(Cutoff(
-            code=r.str(cdata["code"], f"{cpath}.code", pattern=_CODE_RE),
-            display=r.text(cdata["display"], f"{cpath}.display"),
-            thresholds=_parse_thresholds(r, cdata["threshold"], f"{cpath}.threshold", bounds),
-            source=r.str(cdata["source"], f"{cpath}.source"),
-        ))
+        cutoffs.append(
+            Cutoff(
+                code=r.string(cdata["code"], f"{cpath}.code", pattern=_CODE_RE),
+                display=r.text(cdata["display"], f"{cpath}.display"),
+                thresholds=_parse_thresholds(r, cdata["threshold"], f"{cpath}.threshold", bounds),
+                source=r.string(cdata["source"], f"{cpath}.source"),
+            )
+        )
     if len({c.code for c in cutoffs}) != len(cutoffs):
         r.fail(f"{path}.cutoffs", "cut-off codes must be unique")
-    caseness = r.opt_str(data.get("caseness"), f"{path}.caseness")
+    caseness = r.opt_string(data.get("caseness"), f"{path}.caseness")
     if caseness is not None and caseness not in {c.code for c in cutoffs}:
         r.fail(f"{path}.caseness", f"no cut-off {caseness!r}")
 
     subscales: list[Subscale] = []
-    for index, entry in enumerate(r.list(data.get("subscales", []), f"{path}.subscales")):
+    for index, entry in enumerate(r.seq(data.get("subscales", []), f"{path}.subscales")):
         spath = f"{path}.subscales[{index}]"
-        sdata = r.obj(entry, spath, required=("code", "display", "items", "method"),
-                      optional=("max_missing", "min_answered", "loinc"))
-        sub_items = tuple(r.str(v, f"{spath}.items[{i}]") for i, v in enumerate(r.list(sdata["items"], f"{spath}.items", min_len=1)))
+        sdata = r.obj(
+            entry,
+            spath,
+            required=("code", "display", "items", "method"),
+            optional=("max_missing", "min_answered", "loinc"),
+        )
+        sub_items = tuple(
+            r.string(v, f"{spath}.items[{i}]")
+            for i, v in enumerate(r.seq(sdata["items"], f"{spath}.items", min_len=1))
+        )
         for link_id in sub_items:
             if link_id not in scored_items:
                 r.fail(f"{spath}.items", f"{link_id!r} is not one of the scored items")
-        sub_method = cast(Literal["sum", "mean"], r.choice(sdata["method"], f"{spath}.method", ("sum", "mean")))
-        sub_min = r.int(sdata.get("min_answered", len(sub_items)), f"{spath}.min_answered", minimum=1)
+        sub_method = cast(
+            Literal["sum", "mean"], r.choice(sdata["method"], f"{spath}.method", ("sum", "mean"))
+        )
+        sub_min = r.integer(sdata.get("min_answered", len(sub_items)), f"{spath}.min_answered", minimum=1)
         if sub_method == "sum" and sdata.get("max_missing", 0) != 0:
             r.fail(f"{spath}.max_missing", "sums allow no missing items")
         if sub_min > len(sub_items):
             r.fail(f"{spath}.min_answered", "more than the subscale's items")
-        subscales.append(Subscale(
-            code=r.str(sdata["code"], f"{spath}.code", pattern=_CODE_RE),
-            display=r.text(sdata["display"], f"{spath}.display"),
-            items=sub_items,
-            method=sub_method,
-            max_missing=0,
-            min_answered=sub_min,
-            loinc=r.loinc(sdata.get("loinc"), f"{spath}.loinc"),
-        ))
+        subscales.append(
+            Subscale(
+                code=r.string(sdata["code"], f"{spath}.code", pattern=_CODE_RE),
+                display=r.text(sdata["display"], f"{spath}.display"),
+                items=sub_items,
+                method=sub_method,
+                max_missing=0,
+                min_answered=sub_min,
+                loinc=r.loinc(sdata.get("loinc"), f"{spath}.loinc"),
+            )
+        )
 
     derived: list[DerivedValue] = []
-    for index, entry in enumerate(r.list(data.get("derived", []), f"{path}.derived")):
+    for index, entry in enumerate(r.seq(data.get("derived", []), f"{path}.derived")):
         dpath = f"{path}.derived[{index}]"
-        ddata = r.obj(entry, dpath, required=("code", "kind", "display", "inputs", "unit", "decimals",
-                                              "range", "bands", "source"), optional=("loinc",))
+        ddata = r.obj(
+            entry,
+            dpath,
+            required=("code", "kind", "display", "inputs", "unit", "decimals", "range", "bands", "source"),
+            optional=("loinc",),
+        )
         kind = cast(Literal["bmi"], r.choice(ddata["kind"], f"{dpath}.kind", ("bmi",)))
         inputs = r.obj(ddata["inputs"], f"{dpath}.inputs", required=("weight_kg", "height_cm"))
         for role, link_id in inputs.items():
@@ -683,70 +750,94 @@ def _parse_scoring(r: _Reader, raw: Any, items: Mapping[str, Item]) -> Scoring:
         for role, unit in expected_units.items():
             if items[inputs[role]].unit != unit:
                 r.fail(f"{dpath}.inputs.{role}", f"the item must be measured in {unit}")
-        ddecimals = r.int(ddata["decimals"], f"{dpath}.decimals")
-        drange = r.list(ddata["range"], f"{dpath}.range", min_len=2)
+        ddecimals = r.integer(ddata["decimals"], f"{dpath}.decimals")
+        drange = r.seq(ddata["range"], f"{dpath}.range", min_len=2)
         dbounds = (r.number(drange[0], f"{dpath}.range[0]"), r.number(drange[1], f"{dpath}.range[1]"))
-        derived.append(DerivedValue(
-            code=r.str(ddata["code"], f"{dpath}.code", pattern=_CODE_RE),
-            kind=kind,
-            display=r.text(ddata["display"], f"{dpath}.display"),
-            inputs=dict(inputs),
-            unit=r.str(ddata["unit"], f"{dpath}.unit"),
-            decimals=ddecimals,
-            loinc=r.loinc(ddata.get("loinc"), f"{dpath}.loinc"),
-            bands=_parse_bands(r, ddata["bands"], f"{dpath}.bands", step=10 ** -ddecimals, bounds=dbounds),
-            source=r.str(ddata["source"], f"{dpath}.source"),
-        ))
+        derived.append(
+            DerivedValue(
+                code=r.string(ddata["code"], f"{dpath}.code", pattern=_CODE_RE),
+                kind=kind,
+                display=r.text(ddata["display"], f"{dpath}.display"),
+                inputs=dict(inputs),
+                unit=r.string(ddata["unit"], f"{dpath}.unit"),
+                decimals=ddecimals,
+                loinc=r.loinc(ddata.get("loinc"), f"{dpath}.loinc"),
+                bands=_parse_bands(r, ddata["bands"], f"{dpath}.bands", step=10**-ddecimals, bounds=dbounds),
+                source=r.string(ddata["source"], f"{dpath}.source"),
+            )
+        )
     derived_codes = {d.code for d in derived}
 
     flags: list[FlagRule] = []
-    for index, entry in enumerate(r.list(data.get("flags", []), f"{path}.flags")):
+    for index, entry in enumerate(r.seq(data.get("flags", []), f"{path}.flags")):
         fpath = f"{path}.flags[{index}]"
         fdata = r.obj(entry, fpath, required=("code", "display", "severity", "when_any", "source"))
         groups = []
-        for g, group in enumerate(r.list(fdata["when_any"], f"{fpath}.when_any", min_len=1)):
+        for g, group in enumerate(r.seq(fdata["when_any"], f"{fpath}.when_any", min_len=1)):
             gpath = f"{fpath}.when_any[{g}]"
-            groups.append(tuple(
-                _parse_condition(r, cond, f"{gpath}[{c}]", items, derived_codes)
-                for c, cond in enumerate(r.list(group, gpath, min_len=1))
-            ))
-        flags.append(FlagRule(
-            code=r.str(fdata["code"], f"{fpath}.code", pattern=_CODE_RE),
-            display=r.text(fdata["display"], f"{fpath}.display"),
-            severity=cast(Severity, r.choice(fdata["severity"], f"{fpath}.severity", get_args(Severity))),
-            when_any=tuple(groups),
-            source=r.str(fdata["source"], f"{fpath}.source"),
-        ))
+            groups.append(
+                tuple(
+                    _parse_condition(r, cond, f"{gpath}[{c}]", items, derived_codes)
+                    for c, cond in enumerate(r.seq(group, gpath, min_len=1))
+                )
+            )
+        flags.append(
+            FlagRule(
+                code=r.string(fdata["code"], f"{fpath}.code", pattern=_CODE_RE),
+                display=r.text(fdata["display"], f"{fpath}.display"),
+                severity=cast(Severity, r.choice(fdata["severity"], f"{fpath}.severity", get_args(Severity))),
+                when_any=tuple(groups),
+                source=r.string(fdata["source"], f"{fpath}.source"),
+            )
+        )
     if len({f.code for f in flags}) != len(flags):
         r.fail(f"{path}.flags", "flag codes must be unique")
 
     skip_rules: list[SkipRule] = []
-    for index, entry in enumerate(r.list(data.get("skip_rules", []), f"{path}.skip_rules")):
+    for index, entry in enumerate(r.seq(data.get("skip_rules", []), f"{path}.skip_rules")):
         kpath = f"{path}.skip_rules[{index}]"
         kdata = r.obj(entry, kpath, required=("when", "items", "implied_score", "source"))
         when = _parse_condition(r, kdata["when"], f"{kpath}.when", items, set())
         if not when.comparator.startswith("score"):
             r.fail(f"{kpath}.when", "skip rules test item scores")
-        skip_items = tuple(r.str(v, f"{kpath}.items[{i}]") for i, v in enumerate(r.list(kdata["items"], f"{kpath}.items", min_len=1)))
-        implied = r.int(kdata["implied_score"], f"{kpath}.implied_score")
+        skip_items = tuple(
+            r.string(v, f"{kpath}.items[{i}]")
+            for i, v in enumerate(r.seq(kdata["items"], f"{kpath}.items", min_len=1))
+        )
+        implied = r.integer(kdata["implied_score"], f"{kpath}.implied_score")
         for link_id in skip_items:
             if link_id not in scored_items:
                 r.fail(f"{kpath}.items", f"{link_id!r} is not one of the scored items")
             if implied not in items[link_id].option_by_score:
                 r.fail(f"{kpath}.implied_score", f"{implied} is not a score of {link_id!r}")
-        skip_rules.append(SkipRule(when=when, items=skip_items, implied_score=implied,
-                                   source=r.str(kdata["source"], f"{kpath}.source")))
+        skip_rules.append(
+            SkipRule(
+                when=when,
+                items=skip_items,
+                implied_score=implied,
+                source=r.string(kdata["source"], f"{kpath}.source"),
+            )
+        )
 
     reliable_change = None
     if "reliable_change" in data:
         rpath = f"{path}.reliable_change"
-        rdata = r.obj(data["reliable_change"], rpath, required=("method", "source"),
-                      optional=("improvement", "deterioration", "sd", "r", "z", "confirmed"))
-        change_method = cast(ChangeMethod, r.choice(rdata["method"], f"{rpath}.method", get_args(ChangeMethod)))
+        rdata = r.obj(
+            data["reliable_change"],
+            rpath,
+            required=("method", "source"),
+            optional=("improvement", "deterioration", "sd", "r", "z", "confirmed"),
+        )
+        change_method = cast(
+            ChangeMethod, r.choice(rdata["method"], f"{rpath}.method", get_args(ChangeMethod))
+        )
         if change_method == "threshold":
             for key in ("improvement", "deterioration"):
                 if key not in rdata or r.number(rdata[key], f"{rpath}.{key}") <= 0:
-                    r.fail(f"{rpath}.{key}", "the threshold method needs a positive improvement and deterioration")
+                    r.fail(
+                        f"{rpath}.{key}",
+                        "the threshold method needs a positive improvement and deterioration",
+                    )
             if any(k in rdata for k in ("sd", "r")):
                 r.fail(rpath, "sd and r belong to the jacobson_truax method")
         else:
@@ -767,8 +858,8 @@ def _parse_scoring(r: _Reader, raw: Any, items: Mapping[str, Item]) -> Scoring:
             r=rdata.get("r"),
             # 1.96: two-sided 95 % (Jacobson & Truax 1991, J Consult Clin Psychol 59:12–19).
             z=r.number(rdata.get("z", 1.96), f"{rpath}.z"),
-            confirmed=r.bool(rdata.get("confirmed", True), f"{rpath}.confirmed"),
-            source=r.str(rdata["source"], f"{rpath}.source"),
+            confirmed=r.boolean(rdata.get("confirmed", True), f"{rpath}.confirmed"),
+            source=r.string(rdata["source"], f"{rpath}.source"),
         )
 
     return Scoring(
@@ -778,11 +869,11 @@ def _parse_scoring(r: _Reader, raw: Any, items: Mapping[str, Item]) -> Scoring:
         min_answered=min_answered,
         decimals=decimals,
         range=bounds,
-        missing_source=r.str(data.get("missing_source", "no total score"), f"{path}.missing_source"),
+        missing_source=r.string(data.get("missing_source", "no total score"), f"{path}.missing_source"),
         total_loinc=r.loinc(data.get("total_loinc"), f"{path}.total_loinc"),
-        higher_is_worse=r.bool(data.get("higher_is_worse", True), f"{path}.higher_is_worse"),
+        higher_is_worse=r.boolean(data.get("higher_is_worse", True), f"{path}.higher_is_worse"),
         bands=bands,
-        bands_source=r.str(data.get("bands_source", "no bands"), f"{path}.bands_source"),
+        bands_source=r.string(data.get("bands_source", "no bands"), f"{path}.bands_source"),
         cutoffs=tuple(cutoffs),
         caseness=caseness,
         subscales=tuple(subscales),
@@ -799,12 +890,22 @@ def instrument_from_dict(data: Any, *, source: str) -> Instrument:
     top = r.obj(
         data,
         "$",
-        required=("id", "url", "version", "title", "description", "domain", "copyright", "references", "items",
-                  "scoring"),
+        required=(
+            "id",
+            "url",
+            "version",
+            "title",
+            "description",
+            "domain",
+            "copyright",
+            "references",
+            "items",
+            "scoring",
+        ),
         optional=("loinc_panel", "intro", "answer_sets", "$comment"),
     )
-    instrument_id = r.str(top["id"], "id", pattern=_ID_RE)
-    url = r.str(top["url"], "url")
+    instrument_id = r.string(top["id"], "id", pattern=_ID_RE)
+    url = r.string(top["url"], "url")
     if url != CANONICAL_BASE + instrument_id:
         r.fail("url", f"expected {CANONICAL_BASE + instrument_id}")
     answer_sets: dict[str, tuple[AnswerOption, ...]] = {}
@@ -812,12 +913,16 @@ def instrument_from_dict(data: Any, *, source: str) -> Instrument:
     if not isinstance(sets, dict):
         r.fail("answer_sets", "expected an object of named answer lists")
     for name, entries in sets.items():
-        options = tuple(_parse_option(r, entry, f"answer_sets.{name}[{i}]")
-                        for i, entry in enumerate(r.list(entries, f"answer_sets.{name}", min_len=2)))
+        options = tuple(
+            _parse_option(r, entry, f"answer_sets.{name}[{i}]")
+            for i, entry in enumerate(r.seq(entries, f"answer_sets.{name}", min_len=2))
+        )
         _check_options(r, options, f"answer_sets.{name}")
         answer_sets[name] = options
-    items = tuple(_parse_item(r, raw, f"items[{i}]", answer_sets)
-                  for i, raw in enumerate(r.list(top["items"], "items", min_len=1)))
+    items = tuple(
+        _parse_item(r, raw, f"items[{i}]", answer_sets)
+        for i, raw in enumerate(r.seq(top["items"], "items", min_len=1))
+    )
     link_ids = [i.link_id for i in items]
     duplicates = sorted({x for x in link_ids if link_ids.count(x) > 1})
     if duplicates:
@@ -826,15 +931,17 @@ def instrument_from_dict(data: Any, *, source: str) -> Instrument:
     if len(set(loincs)) != len(loincs):
         r.fail("items", "an item LOINC code is used twice")
     scoring = _parse_scoring(r, top["scoring"], {i.link_id: i for i in items})
-    references = tuple(r.str(v, f"references[{i}]") for i, v in enumerate(r.list(top["references"], "references")))
+    references = tuple(
+        r.string(v, f"references[{i}]") for i, v in enumerate(r.seq(top["references"], "references"))
+    )
     return Instrument(
         id=instrument_id,
         url=url,
-        version=r.str(top["version"], "version", pattern=_VERSION_RE),
+        version=r.string(top["version"], "version", pattern=_VERSION_RE),
         title=r.text(top["title"], "title"),
         description=r.text(top["description"], "description"),
         domain=cast(Domain, r.choice(top["domain"], "domain", get_args(Domain))),
-        copyright=r.str(top["copyright"], "copyright"),
+        copyright=r.string(top["copyright"], "copyright"),
         references=references,
         loinc_panel=r.loinc(top.get("loinc_panel"), "loinc_panel"),
         intro=None if top.get("intro") is None else r.text(top["intro"], "intro"),
@@ -864,15 +971,19 @@ class InstrumentLibrary:
         self._by_panel: dict[str, Instrument] = {}
         for instrument in instruments:
             if instrument.id in self._by_id:
-                raise InstrumentDefinitionError(instrument.source_file, "id", f"id {instrument.id!r} is used twice")
+                raise InstrumentDefinitionError(
+                    instrument.source_file, "id", f"id {instrument.id!r} is used twice"
+                )
             self._by_id[instrument.id] = instrument
             self._by_url[instrument.url] = instrument
             if instrument.loinc_panel:
                 if instrument.loinc_panel in self._by_panel:
                     other = self._by_panel[instrument.loinc_panel]
                     raise InstrumentDefinitionError(
-                        instrument.source_file, "loinc_panel",
-                        f"{instrument.loinc_panel} is also the panel code of {other.id}")
+                        instrument.source_file,
+                        "loinc_panel",
+                        f"{instrument.loinc_panel} is also the panel code of {other.id}",
+                    )
                 self._by_panel[instrument.loinc_panel] = instrument
 
     def __iter__(self) -> Iterator[Instrument]:

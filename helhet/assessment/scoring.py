@@ -7,16 +7,19 @@ per-item scores. A total the instrument's missing-item rule does not allow is ab
 with a reason, never a silent 0. ``reliable_change`` compares two administrations.
 
 Everything the engine looks up (answer code → option, total → band) was built when
-the library loaded, so scoring is a handful of dictionary lookups per item.
+the library loaded, so scoring is a handful of dictionary lookups per item. The result
+records are NamedTuples with read-only mappings: immutable like a frozen dataclass,
+and about six times cheaper to build, which matters at tens of thousands a second.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from types import MappingProxyType
+from typing import NamedTuple
 
 from helhet.assessment.library import (
     AnswerOption,
@@ -45,8 +48,7 @@ class ScoringError(ValueError):
         self.link_id = link_id
 
 
-@dataclass(frozen=True, slots=True)
-class CutoffReading:
+class CutoffReading(NamedTuple):
     code: str
     display: LocalText
     sex: str  # "male", "female", or "any" for a cut-off that does not depend on sex
@@ -54,8 +56,7 @@ class CutoffReading:
     positive: bool
 
 
-@dataclass(frozen=True, slots=True)
-class SubscaleScore:
+class SubscaleScore(NamedTuple):
     code: str
     display: LocalText
     value: int | float | None
@@ -63,8 +64,7 @@ class SubscaleScore:
     loinc: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DerivedScore:
+class DerivedScore(NamedTuple):
     code: str
     display: LocalText
     value: float | None
@@ -74,16 +74,16 @@ class DerivedScore:
     missing_reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class FlagResult:
+class FlagResult(NamedTuple):
     code: str
     display: LocalText
     severity: Severity
-    items: tuple[str, ...]  # raised: the items that triggered it; undetermined: the items left unanswered
+    items: tuple[
+        str, ...
+    ]  # raised: the items that triggered it; undetermined: unanswered items (none: the sex decides)
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreResult:
+class ScoreResult(NamedTuple):
     instrument_id: str
     instrument_version: str
     method: str  # "sum", "mean" or "none"
@@ -100,7 +100,9 @@ class ScoreResult:
     band: Band | None
     cutoffs: tuple[CutoffReading, ...]
     flags: tuple[FlagResult, ...]  # raised
-    flags_undetermined: tuple[FlagResult, ...]  # not raised, but could be once unanswered items or sex are known
+    flags_undetermined: tuple[
+        FlagResult, ...
+    ]  # not raised, but could be once unanswered items or sex are known
     sex: str | None  # the sex the cut-offs used; None: unknown, both readings given
 
     @property
@@ -120,8 +122,7 @@ class ChangeStatus(StrEnum):
     NOT_DEFINED = "not_defined"  # the instrument has no reliable change rule
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeResult:
+class ChangeResult(NamedTuple):
     instrument_id: str
     first_score: int | float | None
     second_score: int | float | None
@@ -152,10 +153,14 @@ def _resolve_choice(instrument: Instrument, item: Item, raw: object) -> AnswerOp
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         option = item.option_by_score.get(raw)
     else:
-        raise ScoringError(instrument.id, item.link_id, f"expected an answer code or a score, got {type(raw).__name__}")
+        raise ScoringError(
+            instrument.id, item.link_id, f"expected an answer code or a score, got {type(raw).__name__}"
+        )
     if option is None:
         allowed = ", ".join(o.code for o in item.options)
-        raise ScoringError(instrument.id, item.link_id, f"{raw!r} is not an answer of this item (answers: {allowed})")
+        raise ScoringError(
+            instrument.id, item.link_id, f"{raw!r} is not an answer of this item (answers: {allowed})"
+        )
     return option
 
 
@@ -166,8 +171,11 @@ def _resolve_number(instrument: Instrument, item: Item, raw: object) -> int | fl
         raise ScoringError(instrument.id, item.link_id, f"expected a whole number, got {raw!r}")
     assert item.min_value is not None and item.max_value is not None
     if not item.min_value <= raw <= item.max_value:
-        raise ScoringError(instrument.id, item.link_id,
-                           f"{raw!r} {item.unit} is outside {item.min_value:g}–{item.max_value:g}")
+        raise ScoringError(
+            instrument.id,
+            item.link_id,
+            f"{raw!r} {item.unit} is outside {item.min_value:g}–{item.max_value:g}",
+        )
     return int(raw) if item.type == "integer" else raw
 
 
@@ -181,22 +189,30 @@ def _mean(total: float, count: int, decimals: int) -> float:
     return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
 
 
-def _condition(cond: Condition, item_scores: Mapping[str, int | float], answers: Mapping[str, Answer],
-               derived: Mapping[str, float | None], sex: str | None) -> tuple[bool | None, tuple[str, ...]]:
+def _condition(
+    cond: Condition,
+    item_scores: Mapping[str, int | float],
+    answers: Mapping[str, Answer],
+    derived: Mapping[str, float | None],
+    sex: str | None,
+) -> tuple[bool | None, tuple[str, ...]]:
     """True/False/None (undetermined) and the items that decided it (triggering or missing)."""
     if cond.sex is not None and sex is not None and sex != cond.sex:
         return False, ()  # a condition for the other sex
     comparator, threshold = cond.comparator, cond.threshold
+    source: Mapping[str, object]
+    links: tuple[str, ...]
     if cond.derived is not None:
-        values: list[tuple[str, object]] = [(cond.derived, derived.get(cond.derived))]
-    elif comparator.startswith("score"):
-        values = [(link, item_scores.get(link)) for link in cond.items]
+        source, links = derived, (cond.derived,)
+    elif comparator == "score_at_least" or comparator == "score_at_most":
+        source, links = item_scores, cond.items
     else:
-        values = [(link, answers.get(link)) for link in cond.items]
+        source, links = answers, cond.items
     passed: list[str] = []
-    failed = False
     missing: list[str] = []
-    for link, value in values:
+    failed = False
+    for link in links:
+        value = source.get(link)
         if value is None:
             missing.append(link)
             continue
@@ -204,7 +220,7 @@ def _condition(cond: Condition, item_scores: Mapping[str, int | float], answers:
             ok = value in cond.codes
         else:
             assert threshold is not None and isinstance(value, int | float)
-            if comparator in ("score_at_least", "value_at_least"):
+            if comparator == "score_at_least" or comparator == "value_at_least":
                 ok = value >= threshold
             elif comparator == "score_at_most":
                 ok = value <= threshold
@@ -227,8 +243,31 @@ def _condition(cond: Condition, item_scores: Mapping[str, int | float], answers:
     return result, tuple(passed)
 
 
-def _evaluate_flag(rule: FlagRule, item_scores: Mapping[str, int | float], answers: Mapping[str, Answer],
-                   derived: Mapping[str, float | None], sex: str | None) -> tuple[bool | None, tuple[str, ...]]:
+def _evaluate_flag(
+    rule: FlagRule,
+    item_scores: Mapping[str, int | float],
+    answers: Mapping[str, Answer],
+    derived: Mapping[str, float | None],
+    sex: str | None,
+) -> tuple[bool | None, tuple[str, ...]]:
+    if sex is None and rule.by_sex:
+        # Sex unknown: read the flag for both sexes; it is raised (or not) only where both readings agree.
+        male = _evaluate_flag_for(rule, item_scores, answers, derived, "male")
+        female = _evaluate_flag_for(rule, item_scores, answers, derived, "female")
+        if male[0] is female[0] and male[0] is not None:
+            return male[0], tuple(dict.fromkeys(male[1] + female[1]))
+        unanswered = (male[1] if male[0] is None else ()) + (female[1] if female[0] is None else ())
+        return None, tuple(dict.fromkeys(unanswered))
+    return _evaluate_flag_for(rule, item_scores, answers, derived, sex)
+
+
+def _evaluate_flag_for(
+    rule: FlagRule,
+    item_scores: Mapping[str, int | float],
+    answers: Mapping[str, Answer],
+    derived: Mapping[str, float | None],
+    sex: str | None,
+) -> tuple[bool | None, tuple[str, ...]]:
     undetermined = False
     unanswered: list[str] = []
     for group in rule.when_any:
@@ -259,21 +298,31 @@ def _derive(value: DerivedValue, answers: Mapping[str, Answer]) -> DerivedScore:
     weight = answers.get(value.inputs["weight_kg"])
     height = answers.get(value.inputs["height_cm"])
     if not isinstance(weight, int | float) or not isinstance(height, int | float):
-        return DerivedScore(value.code, value.display, None, value.unit, None, value.loinc,
-                            "needs both weight and height")
+        return DerivedScore(
+            value.code, value.display, None, value.unit, None, value.loinc, "needs both weight and height"
+        )
     bmi = _round_half_up(weight / (height / 100.0) ** 2, value.decimals)
     return DerivedScore(value.code, value.display, bmi, value.unit, value.band_for(bmi), value.loinc, None)
 
 
-def _missing_text(instrument: Instrument, missing: list[str], needed: str) -> str:
+def _missing_text(missing: list[str], needed: str) -> str:
     shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
     return f"{len(missing)} scored item{'s' if len(missing) != 1 else ''} unanswered ({shown}); {needed}"
 
 
-def score_response(instrument: Instrument, answers: Mapping[str, Answer | None], *,
-                   sex: str | None = None) -> ScoreResult:
+def _mean_of(total: int | float, count: int, decimals: int) -> float:
+    if isinstance(total, int):
+        # Exact half-up rounding in integers: floor(total/count · 10^d + ½).
+        scale = 10**decimals
+        return ((2 * total * scale + count) // (2 * count)) / scale
+    return _mean(total, count, decimals)
+
+
+def score_response(
+    instrument: Instrument, answers: Mapping[str, Answer | None], *, sex: str | None = None
+) -> ScoreResult:
     """Score one administration. Raises ScoringError for answers the instrument does not have."""
-    sex_used = _normalise_sex(instrument, sex)
+    sex_used = sex if sex == "male" or sex == "female" else _normalise_sex(instrument, sex)
     items = instrument.item_by_link
     normalised: dict[str, Answer] = {}
     item_scores: dict[str, int | float] = {}
@@ -284,7 +333,11 @@ def score_response(instrument: Instrument, answers: Mapping[str, Answer | None],
         if raw is None:
             continue
         if item.type == "choice":
-            option = _resolve_choice(instrument, item, raw)
+            option = None
+            if type(raw) is str:  # the common case, without the checks in _resolve_choice
+                option = item.option_by_code.get(raw) or item.option_by_loinc.get(raw)
+            if option is None:
+                option = _resolve_choice(instrument, item, raw)
             normalised[link_id] = option.code
             if option.score is not None:
                 item_scores[link_id] = option.score
@@ -309,23 +362,31 @@ def score_response(instrument: Instrument, answers: Mapping[str, Answer | None],
     total: int | float | None = None
     mean: float | None = None
     missing_reason: str | None = None
-    missing = [link for link in scoring.items if link not in item_scores]
-    if scoring.method == "sum":
-        if len(missing) > scoring.max_missing:
-            missing_reason = _missing_text(instrument, missing, "the total needs every item")
+    missing: list[str] = []
+    running: int | float = 0
+    for link_id in scoring.items:
+        value = item_scores.get(link_id)
+        if value is None:
+            missing.append(link_id)
         else:
-            total = sum(item_scores[link] for link in scoring.items)
-    elif scoring.method == "mean":
+            running += value
+    method = scoring.method
+    if method == "sum":
+        if len(missing) > scoring.max_missing:
+            missing_reason = _missing_text(missing, "the total needs every item")
+        else:
+            total = running
+    elif method == "mean":
         answered = len(scoring.items) - len(missing)
         if answered < scoring.min_answered:
             missing_reason = _missing_text(
-                instrument, missing, f"the mean needs at least {scoring.min_answered} of {len(scoring.items)}")
+                missing, f"the mean needs at least {scoring.min_answered} of {len(scoring.items)}"
+            )
         else:
-            mean = _mean(sum(item_scores[link] for link in scoring.items if link in item_scores), answered,
-                         scoring.decimals)
+            mean = _mean_of(running, answered, scoring.decimals)
     else:
         missing_reason = "this instrument has no total score"
-    score = total if scoring.method == "sum" else mean
+    score = total if method == "sum" else mean
 
     band = None
     readings: list[CutoffReading] = []
@@ -334,66 +395,97 @@ def score_response(instrument: Instrument, answers: Mapping[str, Answer | None],
         for cutoff in scoring.cutoffs:
             thresholds = cutoff.thresholds
             if "any" in thresholds:
-                readings.append(CutoffReading(cutoff.code, cutoff.display, "any", thresholds["any"],
-                                              score >= thresholds["any"]))
+                readings.append(
+                    CutoffReading(
+                        cutoff.code, cutoff.display, "any", thresholds["any"], score >= thresholds["any"]
+                    )
+                )
             else:
-                for key in ((sex_used,) if sex_used is not None else _SEXES_KNOWN):
-                    assert key is not None
-                    readings.append(CutoffReading(cutoff.code, cutoff.display, key, thresholds[key],
-                                                  score >= thresholds[key]))
+                for key in _SEXES_KNOWN if sex_used is None else (sex_used,):
+                    readings.append(
+                        CutoffReading(
+                            cutoff.code, cutoff.display, key, thresholds[key], score >= thresholds[key]
+                        )
+                    )
 
     subscales: list[SubscaleScore] = []
     for sub in scoring.subscales:
-        sub_missing = [link for link in sub.items if link not in item_scores]
+        sub_total: int | float = 0
+        sub_missing: list[str] = []
+        for link_id in sub.items:
+            value = item_scores.get(link_id)
+            if value is None:
+                sub_missing.append(link_id)
+            else:
+                sub_total += value
         answered = len(sub.items) - len(sub_missing)
         if sub.method == "sum":
             if sub_missing:
-                subscales.append(SubscaleScore(sub.code, sub.display, None,
-                                               _missing_text(instrument, sub_missing, "the subscale needs every item"),
-                                               sub.loinc))
+                subscales.append(
+                    SubscaleScore(
+                        sub.code,
+                        sub.display,
+                        None,
+                        _missing_text(sub_missing, "the subscale needs every item"),
+                        sub.loinc,
+                    )
+                )
             else:
-                subscales.append(SubscaleScore(sub.code, sub.display, sum(item_scores[x] for x in sub.items), None,
-                                               sub.loinc))
+                subscales.append(SubscaleScore(sub.code, sub.display, sub_total, None, sub.loinc))
         elif answered < sub.min_answered:
-            subscales.append(SubscaleScore(sub.code, sub.display, None, _missing_text(
-                instrument, sub_missing, f"the subscale needs at least {sub.min_answered} of {len(sub.items)}"),
-                sub.loinc))
+            subscales.append(
+                SubscaleScore(
+                    sub.code,
+                    sub.display,
+                    None,
+                    _missing_text(
+                        sub_missing, f"the subscale needs at least {sub.min_answered} of {len(sub.items)}"
+                    ),
+                    sub.loinc,
+                )
+            )
         else:
-            value = _mean(sum(item_scores[x] for x in sub.items if x in item_scores), answered, scoring.decimals)
-            subscales.append(SubscaleScore(sub.code, sub.display, value, None, sub.loinc))
+            subscales.append(
+                SubscaleScore(
+                    sub.code, sub.display, _mean_of(sub_total, answered, scoring.decimals), None, sub.loinc
+                )
+            )
 
-    derived = tuple(_derive(value, normalised) for value in scoring.derived)
-    derived_values = {d.code: d.value for d in derived}
+    derived: tuple[DerivedScore, ...] = ()
+    derived_values: dict[str, float | None] = {}
+    if scoring.derived:
+        derived = tuple(_derive(value, normalised) for value in scoring.derived)
+        derived_values = {d.code: d.value for d in derived}
 
     item_bands: dict[str, Band] = {}
-    for link_id, value in item_scores.items():
-        item = items[link_id]
-        if item.bands:
-            item_band = item.band_for(value)
+    for item in instrument.banded_items:
+        item_score = item_scores.get(item.link_id)
+        if item_score is not None:
+            item_band = item.band_for(item_score)
             if item_band is not None:
-                item_bands[link_id] = item_band
+                item_bands[item.link_id] = item_band
 
     raised: list[FlagResult] = []
     undetermined: list[FlagResult] = []
-    for rule in scoring.flags:
-        state, links = _evaluate_flag(rule, item_scores, normalised, derived_values, sex_used)
+    for flag in scoring.flags:
+        state, links = _evaluate_flag(flag, item_scores, normalised, derived_values, sex_used)
         if state is True:
-            raised.append(FlagResult(rule.code, rule.display, rule.severity, links))
+            raised.append(FlagResult(flag.code, flag.display, flag.severity, links))
         elif state is None:
-            undetermined.append(FlagResult(rule.code, rule.display, rule.severity, links))
+            undetermined.append(FlagResult(flag.code, flag.display, flag.severity, links))
 
     return ScoreResult(
         instrument_id=instrument.id,
         instrument_version=instrument.version,
-        method=scoring.method,
+        method=method,
         total=total,
         mean=mean,
         missing_reason=missing_reason,
         missing_items=tuple(missing),
         implied_items=tuple(implied),
-        answers=normalised,
-        item_scores=item_scores,
-        item_bands=item_bands,
+        answers=MappingProxyType(normalised),
+        item_scores=MappingProxyType(item_scores),
+        item_bands=MappingProxyType(item_bands),
         subscales=tuple(subscales),
         derived=derived,
         band=band,
