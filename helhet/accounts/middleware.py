@@ -33,5 +33,7 @@ class SelfReportLockMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, AccessDenied):
             exception.record()
-            return render(request, "web/denied.html", {"message": exception.message}, status=403)
+            # The refused URL may carry a person's id: the language switch must not echo it back.
+            context = {"message": exception.message, "language_next": "/"}
+            return render(request, "web/denied.html", context, status=403)
         return None

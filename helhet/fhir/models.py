@@ -29,3 +29,21 @@ class ApiClient(models.Model):
         token = "hh_" + secrets.token_urlsafe(32)
         client = cls.objects.create(name=name, token_hash=hash_token(token), user=user)
         return client, token
+
+
+class ImportCheckpoint(models.Model):
+    """How far a resumable NDJSON import got, keyed by the file's SHA-256; saved in the same transaction as each batch."""
+
+    file_hash = models.CharField(max_length=64, unique=True)
+    path = models.CharField(max_length=500)
+    actor = models.CharField(max_length=150)
+    lines_done = models.PositiveIntegerField(default=0)
+    byte_offset = models.BigIntegerField(default=0)
+    counts = models.JSONField(default=dict)  # created / updated / skipped / rejected
+    rejects = models.JSONField(default=list)  # [{"line": n, "message": ...}], the first MAX_STORED_REJECTS
+    finished = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"import {self.path} ({self.lines_done} lines)"

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -49,11 +50,15 @@ def _handler(resource_type: str) -> ResourceHandler:
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    if len(request.body) > MAX_BODY_BYTES:
+    try:
+        raw = request.body
+    except RequestDataTooBig:  # above DATA_UPLOAD_MAX_MEMORY_SIZE: refused by Django before our own limit
+        raise FhirError(413, "too-costly", "the request body is too large") from None
+    if len(raw) > MAX_BODY_BYTES:
         raise FhirError(413, "too-costly", f"request body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise FhirError(400, "structure", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise FhirError(400, "structure", "the body must be a JSON object (a FHIR resource)")

@@ -1,0 +1,116 @@
+"""Benchmark: `helhet import` of the synthetic population's NDJSON export into PostgreSQL (issue 4 target:
+at least 5,000 resources/s on a 2-core machine, with peak memory flat in the file size).
+
+Usage: .venv/bin/python bench/bench_import.py --postgres postgres://postgres@127.0.0.1:PORT [--persons 100000]
+       [--reuse-source]  (the synthetic source database of an earlier run)
+
+Steps, each a real `helhet` process: a source database gets reference data and `helhet synth`; `helhet export`
+writes everything as NDJSON; the units (reference data, not exchanged) are copied to two empty target
+databases; `helhet import` loads a tenth of the file into one and the whole file into the other. The figures
+are wall-clock resources/s of the import and its peak resident memory (from the kernel's rusage of the process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from urllib.parse import urlparse
+
+DATABASES = ("bench_import_src", "bench_import_tenth", "bench_import_full")
+
+
+def admin(server: str, sql: str) -> None:
+    import psycopg
+
+    parsed = urlparse(server)
+    with psycopg.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
+                         password=parsed.password, dbname="postgres", autocommit=True) as db:
+        db.execute(sql)  # type: ignore[arg-type]
+
+
+CPU_SECONDS: list[float] = []  # user + system CPU of the last command and the processes it waited for
+
+
+def helhet(url: str, data_dir: str, *args: str, quiet: bool = True, ok: tuple[int, ...] = (0,)
+           ) -> tuple[float, int, str]:
+    """Run one `helhet` command; (seconds, peak RSS in MiB, stdout)."""
+    env = {**os.environ, "DATABASE_URL": url, "HELHET_DATA_DIR": data_dir, "DJANGO_SETTINGS_MODULE": "helhet.settings"}
+    began = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "helhet", *args], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL if quiet else None, text=True)
+    assert process.stdout is not None
+    out = process.stdout.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - began
+    CPU_SECONDS[:] = [usage.ru_utime + usage.ru_stime]
+    if process.returncode not in ok:
+        raise SystemExit(f"helhet {' '.join(args)} failed ({process.returncode}): {out}")
+    return seconds, usage.ru_maxrss // 1024, out.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", required=True, help="a PostgreSQL server URL (databases are created on it)")
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--reuse-source", action="store_true",
+                        help="keep the source database of an earlier run (skips migrate and synth there)")
+    args = parser.parse_args()
+    server = args.postgres.rstrip("/")
+    base = server.rsplit("/", 1)[0] if urlparse(server).path.strip("/") else server
+    urls = {name: f"{base}/{name}" for name in DATABASES}
+    fresh = DATABASES[1:] if args.reuse_source else DATABASES
+    for name in fresh:
+        admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin(base, f'CREATE DATABASE "{name}"')
+    with tempfile.TemporaryDirectory() as data_dir:
+        src = urls["bench_import_src"]
+        for name in fresh:
+            helhet(urls[name], data_dir, "migrate", "-v0")
+            helhet(urls[name], data_dir, "refdata", "load")
+        if not args.reuse_source:
+            seconds, _rss, out = helhet(src, data_dir, "synth", "--persons", str(args.persons), "--seed", "1",
+                                        "--replace")
+            print(f"synth {args.persons} persons: {seconds:.0f} s ({out.splitlines()[-1] if out else ''})")
+        export = os.path.join(data_dir, "population.ndjson")
+        seconds, rss, out = helhet(src, data_dir, "export", export)
+        size = os.path.getsize(export)
+        with open(export, "rb") as handle:
+            lines = sum(1 for _ in handle)
+        print(f"export: {lines:,} resources, {size / 2**20:.0f} MiB in {seconds:.1f} s "
+              f"({lines / seconds:,.0f} resources/s, peak {rss} MiB): {out}")
+        tenth = os.path.join(data_dir, "tenth.ndjson")
+        with open(export, "rb") as whole, open(tenth, "wb") as part:
+            for n, line in enumerate(whole):
+                if n >= lines // 10:
+                    break
+                part.write(line)
+        units = os.path.join(data_dir, "units.json")
+        _s, _r, dump = helhet(src, data_dir, "dumpdata", "organisations.serviceunit")
+        with open(units, "w") as handle:
+            handle.write(dump)
+        for name, file, count in (("bench_import_tenth", tenth, lines // 10), ("bench_import_full", export, lines)):
+            helhet(urls[name], data_dir, "loaddata", units)
+            # exit status 1: some resources were rejected (the summary says how many); the rest was imported
+            seconds, rss, out = helhet(urls[name], data_dir, "import", file, "--no-progress",
+                                       "--batch-size", str(args.batch_size), ok=(0, 1))
+            inside = float(re.search(r"; ([0-9.]+) s", out).group(1))  # type: ignore[union-attr]
+            print(f"import {count:,} resources ({os.path.getsize(file) / 2**20:.0f} MiB) into PostgreSQL: "
+                  f"{inside:.1f} s importing, {count / inside:,.0f} resources/s (target >= 5,000, ratio "
+                  f"{count / inside / 5000:.2f}); {seconds:.1f} s with process start-up; {CPU_SECONDS[0]:.0f} CPU-s "
+                  f"in the import processes ({count / CPU_SECONDS[0]:,.0f} resources per CPU-s); "
+                  f"peak memory {rss} MiB; load average {os.getloadavg()[0]:.1f}")
+            print(f"    {out}")
+    for name in DATABASES[1:]:
+        admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"(the source database {DATABASES[0]} is kept for --reuse-source)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Benchmark: the whole indicator set for one year, stratified by every stratifier, on PostgreSQL,
+and the same SQL on DuckDB over the same rows (issue 6 targets: < 10 s; at most 3x DuckDB's time).
+
+Usage:
+    .venv/bin/python bench/bench_indicators.py --postgres postgres://postgres@127.0.0.1:PORT/helhet_bench \
+        [--persons 100000] [--period 2025] [--reuse] [--repeat 3]
+
+Without --reuse the database is migrated, loaded with reference data and filled with
+`helhet synth --persons N --seed 1 --replace` first (timed separately, not part of the figure).
+The timed run is `engine.evaluate(period, by=all stratifiers)` for every indicator, then the
+same statements (generated for DuckDB's dialect by the same code) on DuckDB over the tables the
+rules read, exported from PostgreSQL. Prints figures; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# PostgreSQL column types -> DuckDB column types (jsonb, json and text columns are not exported:
+# no rule reads them, and they hold the free text and answers).
+DUCK_TYPES = {
+    "bigint": "BIGINT", "integer": "INTEGER", "smallint": "SMALLINT", "boolean": "BOOLEAN", "date": "DATE",
+    "double precision": "DOUBLE", "character varying": "VARCHAR", "timestamp with time zone": "TIMESTAMPTZ",
+    "numeric": "DOUBLE", "real": "DOUBLE",
+}
+APPS = ("persons", "organisations", "pathways", "assessment", "recovery", "teams")
+
+
+def prepare(database_url: str, persons: int) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    helhet = [sys.executable, "-m", "helhet"]
+    subprocess.run([*helhet, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    subprocess.run([*helhet, "refdata", "load"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    began = time.perf_counter()
+    result = subprocess.run([*helhet, "synth", "--persons", str(persons), "--seed", "1", "--replace",
+                             "--no-progress"], env=env, check=True, capture_output=True, text=True, cwd=ROOT)
+    print(f"synth: {time.perf_counter() - began:.1f} s; {result.stdout.strip().splitlines()[-1]}")
+
+
+def timed(function: Any) -> tuple[float, Any]:
+    began = time.perf_counter()
+    value = function()
+    return time.perf_counter() - began, value
+
+
+def export_to_duckdb(duck: Any, folder: Path) -> dict[str, int]:
+    """Copy every table of the apps the rules read from PostgreSQL into DuckDB (via CSV)."""
+    from django.apps import apps
+    from django.db import connection
+
+    rows: dict[str, int] = {}
+    tables = sorted({m._meta.db_table for label in APPS if apps.is_installed(f"helhet.{label}")
+                     for m in apps.get_app_config(label).get_models()})
+    connection.ensure_connection()
+    raw = connection.connection  # psycopg 3
+    assert raw is not None
+    for name in tables:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT column_name, data_type FROM information_schema.columns "
+                           "WHERE table_name = %s ORDER BY ordinal_position", [name])
+            columns = [(c, DUCK_TYPES[t]) for c, t in cursor.fetchall() if t in DUCK_TYPES]
+        path = folder / f"{name}.csv"
+        names = ", ".join(f'"{c}"' for c, _t in columns)
+        with raw.cursor() as cursor, path.open("wb") as out:
+            with cursor.copy(f"COPY (SELECT {names} FROM {name}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+                for block in copy:
+                    out.write(block)
+        duck.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns)})")
+        duck.execute(f"COPY {name} FROM '{path}' (FORMAT csv, HEADER)")
+        rows[name] = duck.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
+    return rows
+
+
+def duck_sql(text: str) -> str:
+    return text.replace("%s", "?").replace("%%", "%")
+
+
+def run_on_duckdb(duck: Any, period: Any) -> tuple[dict[str, int], dict[str, Any]]:
+    """Every available indicator's availability probe and aggregate statement, as the engine runs them."""
+    from helhet.indicators import engine
+    from helhet.indicators.definitions import STRATIFIERS
+    from helhet.indicators.rules.base import RULES, Dialect
+
+    # As the engine does: person strata and latest units once per run, in a temporary table.
+    duck.execute("CREATE OR REPLACE TEMPORARY TABLE person_attributes AS "
+                 + engine.person_attributes_sql(Dialect("duckdb"), period, latest_unit=True))
+    dialect = Dialect("duckdb", person_attributes="person_attributes")
+    totals: dict[str, int] = {}
+    results: dict[str, Any] = {}
+    for definition in engine.definitions().values():
+        rule = RULES[definition.source_rule]
+        if rule.data_present is not None:
+            probe = rule.data_present(definition, dialect)
+            if duck.execute(duck_sql(probe.text), list(probe.params)).fetchone() is None:
+                continue
+        wanted = [s for s in STRATIFIERS if s in definition.stratifiers]
+        query = engine.aggregate_sql(definition, period, engine.NATIONAL, wanted, dialect)
+        rows = duck.execute(duck_sql(query.text), list(query.params)).fetchall()
+        results[definition.id] = rows
+        totals[definition.id] = next(int(r[2]) for r in rows if r[0] == "")
+    return totals, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", required=True, help="PostgreSQL URL of the benchmark database")
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--period", default=str(dt.date.today().year - 1))
+    parser.add_argument("--reuse", action="store_true", help="use the population already in the database")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs on each database (best is reported)")
+    args = parser.parse_args()
+    if not args.reuse:
+        prepare(args.postgres, args.persons)
+
+    os.environ["DATABASE_URL"] = args.postgres
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helhet.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    import duckdb
+
+    from helhet.indicators import engine
+    from helhet.indicators.definitions import STRATIFIERS
+    from helhet.persons.models import Person
+
+    period = engine.parse_period(args.period)
+    print(f"population: {Person.objects.count():,} persons; period {period}; "
+          f"{len(engine.definitions())} indicators x (total + {len(STRATIFIERS)} stratifiers)")
+
+    pg_times = []
+    for _ in range(args.repeat):
+        seconds, results = timed(lambda: engine.evaluate(period, by=STRATIFIERS))
+        pg_times.append(seconds)
+    available = [r for r in results if r.available]
+    strata = sum(len(rows) for r in available for rows in r.strata.values())
+    print(f"PostgreSQL: {min(pg_times):.2f} s best of {args.repeat} ({', '.join(f'{t:.2f}' for t in pg_times)}); "
+          f"{len(available)} available indicators, {strata:,} strata; target < 10 s")
+    for r in results:
+        if not r.available:
+            print(f"    not available: {r.indicator_id}: {r.reason}")
+    publish_seconds, _published = timed(lambda: [engine.publish_result(r) for r in results])
+    print(f"suppression of all tables (pure Python): {publish_seconds:.2f} s")
+
+    with tempfile.TemporaryDirectory() as folder:
+        duck = duckdb.connect()
+        export_seconds, rows = timed(lambda: export_to_duckdb(duck, Path(folder)))
+        print(f"export to DuckDB: {export_seconds:.1f} s, {sum(rows.values()):,} rows in {len(rows)} tables")
+        duck_times = []
+        for _ in range(args.repeat):
+            seconds, (totals, _rows) = timed(lambda: run_on_duckdb(duck, period))
+            duck_times.append(seconds)
+    ours = {r.indicator_id: r.denominator for r in available}
+    differ = {k for k in ours if ours[k] != totals.get(k)}
+    print(f"DuckDB: {min(duck_times):.2f} s best of {args.repeat} ({', '.join(f'{t:.2f}' for t in duck_times)}); "
+          f"same denominators as PostgreSQL: {'yes' if not differ else 'NO: ' + ', '.join(sorted(differ))}")
+    print(f"ratio PostgreSQL / DuckDB: {min(pg_times) / min(duck_times):.2f}x (aim <= 3x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,894 @@
+"""Bulk exchange: transaction Bundles (POST /fhir, `helhet import`) and resumable FHIR NDJSON import and export.
+
+One batch machinery serves both. Resources of a batch are handled type by type in dependency
+order (Patient before the resources that point to it), each type by its registered handler:
+handlers with an `import_batch(ictx, items)` method validate and write a whole batch with a
+few queries; any other handler (QuestionnaireResponse, owned by assessment) gets its own
+`create` call per resource. Records are matched on their identifiers, so importing the same
+data twice creates nothing new.
+
+- A transaction Bundle is all-or-nothing: any rejected entry rolls the whole Bundle back.
+- An NDJSON file is imported in batches, each committed with its checkpoint (keyed by the
+  file's SHA-256) in one transaction; a killed import resumes after the last committed batch.
+  A bad line is rejected with its line number and the rest proceeds.
+
+Access: a named user (`--as`, or the API client's user) touches only persons they may see
+(`helhet.accounts.access`), and every batch is audited; without a user the import is a
+system command, audited with `system_event`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+
+from helhet.accounts.access import (
+    AccessDenied,
+    audit_person_list,
+    open_person,
+    system_event,
+    user_unit_ids,
+    visible_persons,
+)
+from helhet.accounts.models import STAFF_ROLES, User
+from helhet.audit.services import record_one
+from helhet.fhir.errors import FhirError, Issue
+from helhet.fhir.registry import BUNDLE_PROCESSOR, HANDLERS, FhirContext, ResourceHandler, SharedTypeHandler
+from helhet.organisations.models import Municipality, ServiceUnit
+from helhet.pathways.models import EpisodeOfCare
+from helhet.persons.fhir_resources import NIN_SYSTEMS, PSEUDONYM_SYSTEM, patient_resource
+from helhet.persons.models import Person, Sex
+from helhet.persons.nin import InvalidNationalId, parse_national_id
+from helhet.persons.pseudonyms import encrypt_nin, new_pseudonym, nin_lookup_hash
+
+# The order in which a batch is written: a resource only points to types before it.
+TYPE_ORDER = ("Patient", "EpisodeOfCare", "ServiceRequest", "Encounter", "CarePlan", "CareTeam",
+              "QuestionnaireResponse")
+UNIT_SYSTEM = "urn:helhet:unit"
+EXTENSION = "urn:helhet:fhir:"  # + name, for Helhet's own extensions
+CONSENT_NEXT_OF_KIN = EXTENSION + "consent-next-of-kin"
+CONSENT_RESEARCH = EXTENSION + "consent-research"
+PID_PATTERN = re.compile(r"^P-[0-9A-Z]{8}$")
+DEFAULT_BATCH = 2000
+MAX_STORED_REJECTS = 1000
+
+
+class Rejected(Exception):
+    """One resource cannot be imported; the message says why."""
+
+    def __init__(self, message: str, *, status: int = 422, code: str = "business-rule") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+def invalid_resource(message: str) -> Rejected:
+    return Rejected(message, status=400, code="invalid")
+
+
+@dataclass
+class ImportItem:
+    index: int  # the line number in a file, or the entry number in a Bundle (from 1)
+    resource: dict[str, Any]
+    full_url: str = ""
+    outcome: str = ""  # created | updated | skipped | rejected
+    message: str = ""
+    status: int = 0
+    code: str = ""
+    location: str = ""  # Type/id on this server
+    validated: bool = False  # already checked against the R4B model (by an import worker process)
+
+    @property
+    def resource_type(self) -> str:
+        return str(self.resource.get("resourceType", ""))
+
+    def reject(self, exc: Rejected) -> None:
+        self.outcome, self.message, self.status, self.code = "rejected", exc.message, exc.status, exc.code
+
+    def done(self, outcome: str, location: str) -> None:
+        self.outcome, self.location = outcome, location
+
+
+@dataclass
+class ImportContext:
+    """Who imports, and what a batch has learnt so far (units, bundle-local references)."""
+
+    user: User | None  # None: a system import
+    channel: str  # "fhir" | "cli"
+    api: bool  # references Type/id are this server's ids (API), or the source's (files)
+    urns: dict[str, str] = field(default_factory=dict)  # Bundle fullUrl -> Type/id here
+    source_patients: dict[str, str] = field(default_factory=dict)  # a file's Patient id -> pid here
+    touched: set[str] = field(default_factory=set)  # pids written in this batch, for the audit
+    today: dt.date = field(default_factory=dt.date.today)
+    _units: dict[str, ServiceUnit | None] = field(default_factory=dict)
+
+    # Units --------------------------------------------------------------------------------------------
+
+    def preload_units(self, codes: Iterable[str]) -> None:
+        missing = {c for c in codes if c and c not in self._units}
+        if missing:
+            found = {u.code: u for u in ServiceUnit.objects.filter(code__in=missing)}
+            for code in missing:
+                self._units[code] = found.get(code)
+
+    def unit(self, code: str, where: str) -> ServiceUnit:
+        self.preload_units([code])
+        unit = self._units.get(code)
+        if unit is None:
+            raise Rejected(f"{where}: unknown unit {code!r}; use the code of a registered unit or team",
+                           code="not-found")
+        if not unit.active:
+            raise Rejected(f"{where}: the unit {code} is no longer active")
+        return unit
+
+    def own_unit_ids(self) -> set[int]:
+        return set(user_unit_ids(self.user)) if self.user is not None else set()
+
+    # References ---------------------------------------------------------------------------------------
+
+    def patient_pid(self, reference: Any, where: str) -> str:
+        """The pid of the Patient a Reference points to: bundle urn, Patient/<pid>, or the pid identifier."""
+        if not isinstance(reference, dict):
+            raise invalid_resource(f"{where} is required: a reference to the Patient")
+        ref = reference.get("reference")
+        identifier = reference.get("identifier")
+        if isinstance(ref, str) and ref:
+            if ref.startswith("urn:"):
+                local = self.urns.get(ref)
+                if local is None or not local.startswith("Patient/"):
+                    raise Rejected(f"{where}: {ref} is not a Patient entry of this Bundle", code="not-found")
+                return local.split("/", 1)[1]
+            kind, _sep, rid = ref.rstrip("/").rpartition("/")
+            if not kind.endswith("Patient") or not rid:
+                raise invalid_resource(f"{where}: {ref!r} is not a Patient reference")
+            return self.source_patients.get(rid, rid)
+        if isinstance(identifier, dict) and identifier.get("system") == PSEUDONYM_SYSTEM and identifier.get("value"):
+            return str(identifier["value"])
+        raise invalid_resource(f"{where} must reference a Patient (Patient/<id>, a Bundle urn, or the identifier "
+                               f"system {PSEUDONYM_SYSTEM})")
+
+    def local_reference(self, reference: Any, resource_type: str, where: str) -> tuple[str, str] | None:
+        """A reference to one of our records: ("pk", value) for this server's id, ("identifier", value) otherwise."""
+        if reference is None:
+            return None
+        if not isinstance(reference, dict):
+            raise invalid_resource(f"{where} must be a Reference")
+        identifier = reference.get("identifier")
+        if isinstance(identifier, dict) and identifier.get("value"):
+            return "identifier", str(identifier["value"])
+        ref = reference.get("reference")
+        if not isinstance(ref, str) or not ref:
+            raise invalid_resource(f"{where} must have a reference or an identifier")
+        if ref.startswith("urn:"):
+            local = self.urns.get(ref)
+            if local is None or not local.startswith(resource_type + "/"):
+                raise Rejected(f"{where}: {ref} is not a {resource_type} entry of this Bundle", code="not-found")
+            return "pk", local.split("/", 1)[1]
+        kind, _sep, rid = ref.rstrip("/").rpartition("/")
+        if not kind.endswith(resource_type) or not rid:
+            raise invalid_resource(f"{where}: {ref!r} is not a {resource_type} reference")
+        # A file's ids are the source system's: they match the identifier we stored for them.
+        return ("pk", rid) if self.api else ("identifier", rid)
+
+    # Persons and access -------------------------------------------------------------------------------
+
+    def persons(self, items: list[tuple[ImportItem, str]], *, adopt_unit: dict[int, int] | None = None
+                ) -> dict[str, Person]:
+        """Authorize the persons of a batch; items whose person may not be touched are rejected.
+
+        `adopt_unit` maps an item's index to a unit id: an EpisodeOfCare in one of the user's own
+        units may be created for a person who has no episode of care anywhere yet (a person just
+        registered by this import), which is how the registering unit gets its care relationship.
+        """
+        pids = {pid for _item, pid in items}
+        found = {p.pid: p for p in Person.objects.filter(pid__in=pids)}
+        allowed: set[str] = set(found)
+        if self.user is not None:
+            if self.user.role not in STAFF_ROLES:
+                allowed = set()
+            else:
+                allowed = set(visible_persons(self.user).filter(pid__in=found).values_list("pid", flat=True))
+                own = self.own_unit_ids()
+                candidates = {pid for item, pid in items if pid in found and pid not in allowed
+                              and adopt_unit and adopt_unit.get(item.index) in own}
+                if candidates:
+                    episodes = EpisodeOfCare.objects.filter(person=OuterRef("pk"))
+                    allowed |= set(Person.objects.filter(pid__in=candidates).exclude(Exists(episodes))
+                                   .values_list("pid", flat=True))
+        result: dict[str, Person] = {}
+        for item, pid in items:
+            if pid in allowed:
+                result[pid] = found[pid]
+                continue
+            if self.user is None:
+                item.reject(Rejected(f"Patient {pid} is not known here; import the Patient first",
+                                     code="not-found"))
+                continue
+            denial = self._denial(pid, item.resource_type)
+            if self.api:
+                raise denial  # the API edge records it after the rollback and answers 403
+            denial.record()
+            item.reject(Rejected(denial.message, status=403, code="forbidden"))
+        return result
+
+    def _denial(self, pid: str, resource_type: str) -> AccessDenied:
+        assert self.user is not None
+        try:
+            open_person(self.user, pid, action="create", resource=f"FHIR import {resource_type}",
+                        channel=self.channel)
+        except AccessDenied as exc:
+            return exc
+        # Visible after all (a concurrent change): still refuse this batch's write, consistently.
+        return AccessDenied("You have no care relationship with this person, or the person does not exist.")
+
+    def audit(self, *, detail: dict[str, Any]) -> None:
+        """One audit entry per batch naming every person written (open_person per person for the API)."""
+        pids = sorted(self.touched)
+        self.touched = set()
+        if not pids:
+            return
+        if self.user is None:
+            record_one(system_event("import", "create", resource="FHIR import",
+                                    detail={"persons": pids, **detail}))
+        elif self.api:
+            for pid in pids:  # also checks that the caller may now see each person it wrote
+                open_person(self.user, pid, action="create", resource="FHIR transaction", channel=self.channel,
+                            detail=detail)
+        else:
+            audit_person_list(self.user, pids, channel=self.channel, resource="FHIR import", detail=detail)
+
+
+# Small parsing helpers shared by the handlers -------------------------------------------------------------
+
+
+def parse_date(value: Any, where: str) -> dt.date:
+    """A FHIR date or dateTime (already validated) as a calendar day; partial dates are refused."""
+    if not isinstance(value, str) or len(value) < 10:
+        raise invalid_resource(f"{where} must give a full date (YYYY-MM-DD)")
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise invalid_resource(f"{where}: {value!r} is not a calendar date") from None
+
+
+def not_future(day: dt.date | None, where: str, ictx: ImportContext) -> None:
+    if day is not None and day > ictx.today:
+        raise Rejected(f"{where} ({day.isoformat()}) is in the future", code="value")
+
+
+def unit_code(reference: Any, where: str) -> str:
+    """The unit code from a logical reference {"identifier": {"system": urn:helhet:unit, "value": code}}."""
+    if not isinstance(reference, dict):
+        raise invalid_resource(f"{where} is required: a reference to a unit (identifier system {UNIT_SYSTEM})")
+    identifier = reference.get("identifier")
+    if isinstance(identifier, dict) and identifier.get("value"):
+        return str(identifier["value"])
+    ref = reference.get("reference")
+    if isinstance(ref, str) and ref.startswith("Organization/"):
+        return ref.split("/", 1)[1]
+    raise invalid_resource(f"{where} must identify a unit (identifier system {UNIT_SYSTEM})")
+
+
+def unit_reference(unit: ServiceUnit) -> dict[str, Any]:
+    return {"identifier": {"system": UNIT_SYSTEM, "value": unit.code}, "display": unit.name}
+
+
+def extension_value(resource: dict[str, Any], name: str, kind: str) -> Any:
+    for ext in resource.get("extension", []) or []:
+        if isinstance(ext, dict) and ext.get("url") == EXTENSION + name:
+            return ext.get(kind)
+    return None
+
+
+def coding_code(concepts: Any, system: str) -> str | None:
+    """The first code of `system` in a CodeableConcept or a list of them."""
+    for concept in concepts if isinstance(concepts, list) else [concepts]:
+        if isinstance(concept, dict):
+            for coding in concept.get("coding", []) or []:
+                if isinstance(coding, dict) and coding.get("system") == system and coding.get("code"):
+                    return str(coding["code"])
+    return None
+
+
+def first_identifier(resource: dict[str, Any]) -> str:
+    """The record's exchange identifier: the first identifier's value, else the source's resource id."""
+    identifiers = resource.get("identifier")
+    if isinstance(identifiers, dict):
+        identifiers = [identifiers]
+    for identifier in identifiers or []:
+        if isinstance(identifier, dict) and identifier.get("value"):
+            return str(identifier["value"])[:64]
+    rid = resource.get("id")
+    return str(rid)[:64] if rid else ""
+
+
+def validate_r4b(resource: dict[str, Any], model: Any) -> None:
+    """Structural validation against the FHIR R4B model; the first errors become the message."""
+    try:
+        model.model_validate(resource)
+    except Exception as exc:  # pydantic.ValidationError, or a fhir.resources type error
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors()[:3]]
+            message = "; ".join(parts)
+        else:
+            message = str(exc).splitlines()[0]
+        raise invalid_resource(f"not a valid FHIR R4 {resource.get('resourceType')}: {message}") from None
+
+
+# Patient --------------------------------------------------------------------------------------------------
+
+
+def patient_for_exchange(person: Person) -> dict[str, Any]:
+    """The Patient as exchanged in bulk: the API's Patient plus what a receiving system needs to register it."""
+    resource = patient_resource(person)
+    resource["birthDate"] = f"{person.birth_year:04d}"
+    resource["extension"] = [{"url": CONSENT_NEXT_OF_KIN, "valueBoolean": person.consent_next_of_kin},
+                             {"url": CONSENT_RESEARCH, "valueBoolean": person.consent_research}]
+    return resource
+
+
+class PatientImporter:
+    """Registers or updates persons from Patient resources, matched on the pid or the national identity number."""
+
+    def import_batch(self, ictx: ImportContext, items: list[ImportItem]) -> None:
+        from fhir.resources.R4B.patient import Patient as PatientModel
+
+        parsed: list[tuple[ImportItem, dict[str, Any]]] = []
+        for item in items:
+            try:
+                if not item.validated:
+                    validate_r4b(item.resource, PatientModel)
+                parsed.append((item, self._fields(item.resource)))
+            except Rejected as exc:
+                item.reject(exc)
+        if ictx.user is not None and ictx.user.role not in STAFF_ROLES:
+            for item, _fields in parsed:
+                item.reject(Rejected("Your role does not give access to this.", status=403, code="forbidden"))
+            return
+        by_pid = {p.pid: p for p in Person.objects.filter(pid__in=[f["pid"] for _i, f in parsed if f["pid"]])}
+        by_nin = {p.nin_hash: p for p in Person.objects.filter(
+            nin_hash__in=[f["nin_hash"] for _i, f in parsed if f["nin_hash"]])}
+        municipalities = set(Municipality.objects.filter(
+            number__in={f["municipality_id"] for _i, f in parsed}).values_list("number", flat=True))
+        existing = [by_pid.get(f["pid"]) or by_nin.get(f["nin_hash"]) for _i, f in parsed]
+        visible: set[str] = set()
+        if ictx.user is not None:
+            visible = set(visible_persons(ictx.user).filter(
+                pid__in=[p.pid for p in existing if p is not None]).values_list("pid", flat=True))
+        to_create: list[tuple[ImportItem, Person]] = []
+        to_update: list[tuple[ImportItem, Person]] = []
+        seen: dict[str, dict[str, Any]] = {}
+        for (item, fields), person in zip(parsed, existing, strict=True):
+            key = fields["pid"] or fields["nin_hash"]
+            if key in seen:
+                if seen[key] == fields:
+                    item.done("skipped", f"Patient/{key}")
+                else:
+                    item.reject(Rejected(f"the Patient {key} appears twice with different content"))
+                continue
+            seen[key] = fields
+            if fields["municipality_id"] not in municipalities:
+                item.reject(Rejected(f"address.district: unknown municipality {fields['municipality_id']!r} "
+                                     "(a 4-digit SSB kommunenummer)", code="not-found"))
+                continue
+            if person is None:
+                if fields["birth_year"] is None:
+                    item.reject(invalid_resource("birthDate is required to register a new Patient"))
+                    continue
+                if fields["birth_year"] > ictx.today.year:
+                    item.reject(Rejected(f"birthDate {fields['birth_year']} is in the future", code="value"))
+                    continue
+                person = Person(pid=fields["pid"] or new_pseudonym(), nin_hash=fields["nin_hash"],
+                                nin_encrypted=fields.pop("nin_encrypted"),
+                                **{k: v for k, v in fields.items() if k not in ("pid", "nin_hash")})
+                to_create.append((item, person))
+                continue
+            if ictx.user is not None and person.pid not in visible:
+                ictx.persons([(item, person.pid)])  # rejects and records the denial (raises it for the API)
+                continue
+            changes = {k: v for k, v in fields.items()
+                       if k not in ("pid", "nin_hash", "nin_encrypted") and v is not None and getattr(person, k) != v}
+            if changes:
+                for name, value in changes.items():
+                    setattr(person, name, value)
+                to_update.append((item, person))
+            else:
+                item.done("skipped", f"Patient/{person.pid}")
+                self._remember(ictx, item, person)
+        if to_create:
+            Person.objects.bulk_create([p for _i, p in to_create])
+        if to_update:
+            Person.objects.bulk_update([p for _i, p in to_update], ["given_name", "family_name", "sex",
+                                                                     "municipality_id", "birth_year",
+                                                                     "consent_next_of_kin", "consent_research"])
+        for outcome, group in (("created", to_create), ("updated", to_update)):
+            for item, person in group:
+                item.done(outcome, f"Patient/{person.pid}")
+                self._remember(ictx, item, person)
+
+    @staticmethod
+    def _remember(ictx: ImportContext, item: ImportItem, person: Person) -> None:
+        if item.full_url:
+            ictx.urns[item.full_url] = f"Patient/{person.pid}"
+        rid = item.resource.get("id")
+        if rid and rid != person.pid:
+            ictx.source_patients[str(rid)] = person.pid
+        ictx.touched.add(person.pid)
+
+    @staticmethod
+    def _fields(resource: dict[str, Any]) -> dict[str, Any]:
+        pid, nin = "", ""
+        for identifier in resource.get("identifier", []) or []:
+            system, value = identifier.get("system"), str(identifier.get("value") or "")
+            if system == PSEUDONYM_SYSTEM:
+                pid = value
+            elif system in NIN_SYSTEMS:
+                nin = value
+        if not pid and not nin:
+            raise invalid_resource(f"a Patient needs an identifier: {PSEUDONYM_SYSTEM} or a national identity "
+                                   "number, so that importing it again finds the same person")
+        if pid and not PID_PATTERN.match(pid):
+            raise invalid_resource(f"identifier {pid!r} is not a Helhet pseudonymous id (P-XXXXXXXX)")
+        nin_hash, nin_encrypted = None, ""
+        if nin:
+            try:
+                parsed = parse_national_id(nin)
+            except InvalidNationalId as exc:
+                raise invalid_resource(f"identifier: {exc}") from None
+            nin_hash, nin_encrypted = nin_lookup_hash(parsed.value), encrypt_nin(parsed.value)
+        names = resource.get("name") or [{}]
+        family = str(names[0].get("family") or "").strip()
+        given = " ".join(names[0].get("given") or []).strip()
+        if not family or not given:
+            raise invalid_resource("name must have a family and a given name")
+        sex = resource.get("gender") or Sex.UNKNOWN
+        birth = resource.get("birthDate")
+        addresses = resource.get("address") or [{}]
+        municipality = str(addresses[0].get("district") or "")
+        return {
+            "pid": pid, "nin_hash": nin_hash, "nin_encrypted": nin_encrypted,
+            "given_name": given[:100], "family_name": family[:100], "sex": sex,
+            "birth_year": int(birth[:4]) if isinstance(birth, str) and birth[:4].isdigit() else None,
+            "municipality_id": municipality,
+            "consent_next_of_kin": bool(extension_value(resource, "consent-next-of-kin", "valueBoolean")),
+            "consent_research": bool(extension_value(resource, "consent-research", "valueBoolean")),
+        }
+
+
+PATIENTS = PatientImporter()
+
+
+# One batch ------------------------------------------------------------------------------------------------
+
+
+def _importer(resource_type: str) -> Any:
+    if resource_type == "Patient":
+        handler = HANDLERS.get("Patient")
+        return handler if hasattr(handler, "import_batch") else PATIENTS
+    return HANDLERS.get(resource_type)
+
+
+def _handlers(handler: Any) -> list[Any]:
+    return list(handler.handlers) if isinstance(handler, SharedTypeHandler) else [handler]
+
+
+def _split_by_category(handler: SharedTypeHandler, items: list[ImportItem]) -> list[tuple[Any, list[ImportItem]]]:
+    """A type served by several apps (CarePlan): each resource to the handler of its category."""
+    groups: dict[int, list[ImportItem]] = {}
+    fallback = [h for h in handler.handlers if not h.category]
+    for item in items:
+        codes = {str(coding.get("code", "")) for concept in item.resource.get("category") or []
+                 if isinstance(concept, dict) for coding in concept.get("coding") or [] if isinstance(coding, dict)}
+        chosen = [h for h in handler.handlers if h.category and h.category in codes] or fallback
+        if not chosen:
+            known = ", ".join(h.category for h in handler.handlers if h.category)
+            item.reject(invalid_resource(f"{item.resource_type}.category must carry one of: {known}"))
+            continue
+        groups.setdefault(handler.handlers.index(chosen[0]), []).append(item)
+    return [(handler.handlers[index], group) for index, group in sorted(groups.items())]
+
+
+def _create_one(ictx: ImportContext, handler: Any, item: ImportItem) -> None:
+    """A resource whose handler has no batch import: its own `create`, in a savepoint."""
+    if ictx.user is None:
+        item.reject(Rejected(f"{item.resource_type} is imported through its handler, which checks the care "
+                             "relationship: import it as a user (--as USERNAME)", status=403, code="forbidden"))
+        return
+    resource = dict(item.resource)
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            try:
+                resource[key] = {**ref, "reference": f"Patient/{ictx.patient_pid(ref, key)}"}
+            except Rejected as exc:
+                item.reject(exc)
+                return
+    resource.pop("id", None)
+    fctx = FhirContext(user=ictx.user, base_url="", channel=ictx.channel)
+    try:
+        with transaction.atomic():
+            stored, _derived = handler.create(fctx, resource)
+    except FhirError as exc:
+        if exc.status == 409:  # already stored: matched on its identifier
+            item.done("skipped", "")
+            return
+        item.reject(Rejected("; ".join(i.diagnostics for i in exc.issues), status=exc.status,
+                             code=exc.issues[0].code if exc.issues else "invalid"))
+        return
+    except AccessDenied as exc:
+        if ictx.api:
+            raise
+        exc.record()
+        item.reject(Rejected(exc.message, status=403, code="forbidden"))
+        return
+    item.done("created", f"{item.resource_type}/{stored['id']}")
+    if item.full_url:
+        ictx.urns[item.full_url] = item.location
+
+
+def process_batch(ictx: ImportContext, items: list[ImportItem]) -> None:
+    """Validate and write one batch (call inside a transaction); every item ends with an outcome."""
+    by_type: dict[str, list[ImportItem]] = {}
+    for item in items:
+        kind = item.resource_type
+        if kind not in TYPE_ORDER:
+            item.reject(invalid_resource(f"resourceType {kind!r} cannot be imported; supported: "
+                                         f"{', '.join(TYPE_ORDER)}"))
+            continue
+        by_type.setdefault(kind, []).append(item)
+    for kind in TYPE_ORDER:
+        group = by_type.get(kind)
+        if not group:
+            continue
+        importer = _importer(kind)
+        if importer is None:
+            for item in group:
+                item.reject(Rejected(f"no handler is registered for {kind}", status=400, code="not-supported"))
+            continue
+        parts = _split_by_category(importer, group) if isinstance(importer, SharedTypeHandler) else [
+            (importer, group)]
+        for handler, part in parts:
+            if hasattr(handler, "import_batch"):
+                handler.import_batch(ictx, part)
+            else:
+                for item in part:
+                    _create_one(ictx, handler, item)
+    for item in items:
+        if not item.outcome:  # a handler that forgot an item must not let it pass silently
+            item.reject(Rejected("not processed", status=500, code="exception"))
+
+
+# Transaction Bundles --------------------------------------------------------------------------------------
+
+
+def bundle_items(bundle: dict[str, Any]) -> list[ImportItem]:
+    if bundle.get("resourceType") != "Bundle":
+        raise FhirError(400, "invalid", "expected a Bundle", expression=["resourceType"])
+    if bundle.get("type") != "transaction":
+        raise FhirError(400, "invalid", f"Bundle.type is {bundle.get('type')!r}; only 'transaction' is supported "
+                        "here (all entries are written, or none)", expression=["Bundle.type"])
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise FhirError(400, "structure", "Bundle.entry must be a list", expression=["Bundle.entry"])
+    items: list[ImportItem] = []
+    issues: list[Issue] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"Bundle.entry[{number - 1}]"
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            issues.append(Issue("error", "structure", f"entry {number}: no resource", [where]))
+            continue
+        method = ((entry.get("request") or {}).get("method") or "POST").upper()
+        if method not in ("POST", "PUT"):
+            issues.append(Issue("error", "not-supported", f"entry {number}: {method} is not supported in a "
+                                "transaction here (POST or PUT: create, or update when the identifier matches)",
+                                [f"{where}.request.method"]))
+            continue
+        items.append(ImportItem(index=number, resource=resource, full_url=str(entry.get("fullUrl") or "")))
+    if issues:
+        raise FhirError(400, "invalid", issues[0].diagnostics, issues=issues)
+    return items
+
+
+def apply_transaction(ictx: ImportContext, bundle: dict[str, Any]) -> list[ImportItem]:
+    """Write a transaction Bundle all-or-nothing; a rejected entry raises FhirError after the rollback."""
+    items = bundle_items(bundle)
+    with transaction.atomic():
+        process_batch(ictx, items)
+        rejected = [item for item in items if item.outcome == "rejected"]
+        if rejected:
+            forbidden = [item for item in rejected if item.status == 403]
+            status = 403 if forbidden else max(item.status for item in rejected)
+            issues = [Issue("error", item.code or "invalid", f"entry {item.index} ({item.resource_type}): "
+                            f"{item.message}", [f"Bundle.entry[{item.index - 1}]"]) for item in rejected]
+            issues.append(Issue("information", "informational", "the transaction was rolled back: nothing was "
+                                "written"))
+            raise FhirError(status if status < 500 else 400, issues[0].code, issues[0].diagnostics, issues=issues)
+        ictx.audit(detail={"entries": len(items)})
+    return items
+
+
+STATUS_LINE = {"created": "201 Created", "updated": "200 OK", "skipped": "200 OK"}
+
+
+def transaction_response(ctx: FhirContext, bundle: dict[str, Any]) -> dict[str, Any]:
+    """POST /fhir with a transaction Bundle: the transaction-response Bundle, one entry per request entry."""
+    ictx = ImportContext(user=ctx.user, channel=ctx.channel, api=True)
+    items = apply_transaction(ictx, bundle)
+    entries = []
+    for item in items:
+        response: dict[str, Any] = {"status": STATUS_LINE[item.outcome]}
+        if item.location:
+            response["location"] = item.location
+        if item.outcome == "skipped":
+            response["outcome"] = {"resourceType": "OperationOutcome", "issue": [
+                {"severity": "information", "code": "duplicate",
+                 "diagnostics": "already stored with the same identifier and content; nothing changed"}]}
+        entries.append({"fullUrl": f"{ctx.base_url}/{item.location}" if item.location else item.full_url,
+                        "response": response})
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+
+
+if transaction_response not in BUNDLE_PROCESSOR:
+    BUNDLE_PROCESSOR.append(transaction_response)
+
+
+# Files ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportSummary:
+    counts: dict[str, int]
+    rejects: list[dict[str, Any]]  # {"line": n, "message": ...} (the first MAX_STORED_REJECTS)
+    lines: int
+    resumed_from: int = 0
+    kind: str = "ndjson"
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _empty_counts() -> dict[str, int]:
+    return {"created": 0, "updated": 0, "skipped": 0, "rejected": 0}
+
+
+def file_hash(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sniff_kind(path: str) -> str:
+    """"bundle" when the file is one JSON document of resourceType Bundle, else "ndjson"."""
+    with open(path, "rb") as handle:
+        head = [handle.readline() for _ in range(5)]
+        rest = handle.read(1)
+    lines = [line for line in head if line.strip()]
+    if not lines:
+        return "ndjson"
+
+    def resource(line: bytes) -> dict[str, Any] | None:
+        try:
+            document = json.loads(line)
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) and "resourceType" in document else None
+
+    first = resource(lines[0])
+    if first is not None:
+        only_line = len(lines) == 1 and not rest.strip()
+        return "bundle" if first.get("resourceType") == "Bundle" and only_line else "ndjson"
+    # A first line that is not a resource: a pretty-printed Bundle, unless later lines are resources
+    # (NDJSON with a malformed first line, which is then rejected with its line number).
+    return "ndjson" if any(resource(line) for line in lines[1:]) else "bundle"
+
+
+def import_bundle_file(path: str, *, user: User | None) -> ImportSummary:
+    with open(path, "rb") as handle:
+        try:
+            bundle = json.load(handle)
+        except ValueError as exc:
+            raise FhirError(400, "structure", f"the file is neither NDJSON nor a JSON Bundle: {exc}") from None
+    ictx = ImportContext(user=user, channel="cli", api=False)
+    counts = _empty_counts()
+    try:
+        items = apply_transaction(ictx, bundle)
+    except FhirError as exc:
+        rejects = [{"line": None, "message": issue.diagnostics} for issue in exc.issues if issue.severity == "error"]
+        counts["rejected"] = len(rejects)
+        return ImportSummary(counts=counts, rejects=rejects, lines=len(bundle.get("entry") or []), kind="bundle")
+    for item in items:
+        counts[item.outcome] += 1
+    return ImportSummary(counts=counts, rejects=[], lines=len(items), kind="bundle")
+
+
+def _parse_line(number: int, raw: bytes) -> ImportItem:
+    try:
+        resource = json.loads(raw)
+    except ValueError as exc:
+        item = ImportItem(index=number, resource={})
+        item.reject(invalid_resource(f"not valid JSON: {exc}"))
+        return item
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        item = ImportItem(index=number, resource={})
+        item.reject(invalid_resource("a line must be one FHIR resource (a JSON object with a resourceType)"))
+        return item
+    return ImportItem(index=number, resource=resource)
+
+
+# Structural validation is the costliest step of an import (pydantic models of fhir.resources); worker
+# processes do it for the next batches while this process writes the current one.
+R4B_MODELS = {"Patient": "patient", "EpisodeOfCare": "episodeofcare", "ServiceRequest": "servicerequest",
+              "Encounter": "encounter", "CarePlan": "careplan", "CareTeam": "careteam"}
+
+
+def _r4b_model(resource_type: str) -> Any:
+    import importlib
+
+    module = importlib.import_module(f"fhir.resources.R4B.{R4B_MODELS[resource_type]}")
+    return getattr(module, resource_type)
+
+
+def parse_chunk(chunk: list[tuple[int, bytes]]) -> list[ImportItem]:
+    """Parse and validate raw lines (in a worker process): items, rejected or marked as validated."""
+    items = []
+    for number, raw in chunk:
+        item = _parse_line(number, raw)
+        if not item.outcome and item.resource_type in R4B_MODELS:
+            try:
+                validate_r4b(item.resource, _r4b_model(item.resource_type))
+                item.validated = True
+            except Rejected as exc:
+                item.reject(exc)
+        items.append(item)
+    return items
+
+
+def _raw_batches(handle: IO[bytes], start_line: int, batch_size: int
+                 ) -> Iterator[tuple[list[tuple[int, bytes]], int, int]]:
+    """(numbered non-blank lines, last line number, byte offset after the batch); blank lines are skipped."""
+    chunk: list[tuple[int, bytes]] = []
+    number = start_line
+    for raw in iter(handle.readline, b""):
+        number += 1
+        if raw.strip():
+            chunk.append((number, raw))
+        if len(chunk) >= batch_size:
+            yield chunk, number, handle.tell()
+            chunk = []
+    if chunk or number > start_line:
+        yield chunk, number, handle.tell()
+
+
+def _read_batches(handle: IO[bytes], start_line: int, batch_size: int, workers: int
+                  ) -> Iterator[tuple[list[ImportItem], int, int]]:
+    """(parsed items, last line number, byte offset after the batch), in file order."""
+    raw = _raw_batches(handle, start_line, batch_size)
+    if workers <= 1:
+        for chunk, last, offset in raw:
+            yield parse_chunk(chunk), last, offset
+        return
+    import multiprocessing
+    from collections import deque
+
+    # fork: the workers inherit the loaded models and never touch the database
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pending: deque[tuple[Any, int, int]] = deque()
+        for chunk, last, offset in raw:
+            pending.append((pool.apply_async(parse_chunk, (chunk,)), last, offset))
+            if len(pending) > workers * 2:  # bounded read-ahead: memory stays flat in the file size
+                result, done_last, done_offset = pending.popleft()
+                yield result.get(), done_last, done_offset
+        while pending:
+            result, done_last, done_offset = pending.popleft()
+            yield result.get(), done_last, done_offset
+
+
+def import_ndjson_file(path: str, *, user: User | None, batch_size: int = DEFAULT_BATCH,
+                       progress: Callable[[int], None] | None = None, restart: bool = False,
+                       workers: int = 0) -> ImportSummary:
+    """Import an NDJSON file batch by batch, resuming after the last committed batch of an earlier run."""
+    from helhet.fhir.models import ImportCheckpoint
+
+    digest = file_hash(path)
+    actor = user.get_username() if user is not None else "system"
+    checkpoint, _created = ImportCheckpoint.objects.get_or_create(
+        file_hash=digest, defaults={"path": str(path)[:500], "actor": actor, "counts": _empty_counts()})
+    # A new run over a finished file, or by someone else, starts from the top: matched on identifiers, it
+    # duplicates nothing; only the same caller resumes an interrupted run.
+    if checkpoint.finished or restart or checkpoint.actor != actor:
+        checkpoint.lines_done, checkpoint.byte_offset, checkpoint.finished = 0, 0, False
+        checkpoint.counts, checkpoint.rejects, checkpoint.actor = _empty_counts(), [], actor
+        checkpoint.save()
+    resumed_from = checkpoint.lines_done
+    ictx = ImportContext(user=user, channel="cli", api=False)
+    with open(path, "rb") as handle:
+        handle.seek(checkpoint.byte_offset)
+        if progress is not None and checkpoint.byte_offset:
+            progress(checkpoint.byte_offset)
+        position = checkpoint.byte_offset
+        for items, last_line, offset in _read_batches(handle, checkpoint.lines_done, batch_size, workers):
+            with transaction.atomic():
+                live = [item for item in items if not item.outcome]
+                process_batch(ictx, live)
+                counts = dict(checkpoint.counts)
+                rejects = list(checkpoint.rejects)
+                for item in items:
+                    counts[item.outcome] = counts.get(item.outcome, 0) + 1
+                    if item.outcome == "rejected" and len(rejects) < MAX_STORED_REJECTS:
+                        rejects.append({"line": item.index, "message": item.message})
+                ictx.audit(detail={"file": digest[:16], "lines": [checkpoint.lines_done + 1, last_line]})
+                checkpoint.lines_done, checkpoint.byte_offset = last_line, offset
+                checkpoint.counts, checkpoint.rejects = counts, rejects
+                checkpoint.save(update_fields=["lines_done", "byte_offset", "counts", "rejects", "updated_at"])
+            if progress is not None:
+                progress(offset - position)
+            position = offset
+    checkpoint.finished = True
+    checkpoint.save(update_fields=["finished", "updated_at"])
+    return ImportSummary(counts=dict(checkpoint.counts), rejects=list(checkpoint.rejects),
+                         lines=checkpoint.lines_done, resumed_from=resumed_from)
+
+
+# Export ---------------------------------------------------------------------------------------------------
+
+
+def export_persons(user: User | None) -> QuerySet[Person]:
+    return visible_persons(user) if user is not None else Person.objects.all()
+
+
+def export_resources(user: User | None, *, warn: Callable[[str], None] | None = None) -> Iterator[dict[str, Any]]:
+    """Every resource the caller may see, type by type in import order, as FHIR JSON."""
+    persons = export_persons(user)
+    pids: list[str] = []
+    for person in persons.order_by("pk").iterator(chunk_size=2000):
+        pids.append(person.pid)
+        yield patient_for_exchange(person)
+    if user is not None and pids:
+        audit_person_list(user, pids, channel="cli", resource="FHIR export")
+    elif pids:
+        record_one(system_event("export", "read", resource="FHIR export", detail={"persons": len(pids)}))
+    for kind in TYPE_ORDER[1:]:
+        for handler in _handlers(HANDLERS.get(kind)) if kind in HANDLERS else []:
+            exporter = getattr(handler, "export_resources", None)
+            if exporter is not None:
+                yield from exporter(persons)
+            elif user is not None and "patient" in handler.search_params:
+                yield from _export_by_search(user, handler, pids)
+            elif warn is not None:
+                warn(f"{kind} ({type(handler).__name__}) is not exported: its handler has no export, and a system "
+                     "export cannot search it (export as a user with --as)")
+
+
+def _export_by_search(user: User, handler: ResourceHandler, pids: list[str]) -> Iterator[dict[str, Any]]:
+    ctx = FhirContext(user=user, base_url="", channel="cli")
+    for pid in pids:
+        offset = 0
+        while True:
+            result = handler.search(ctx, {"patient": [f"Patient/{pid}"]}, offset=offset, count=500)
+            yield from result.resources
+            offset += 500
+            if offset >= result.total:
+                break
+
+
+def write_ndjson(resources: Iterable[dict[str, Any]], handle: IO[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for resource in resources:
+        handle.write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
+        handle.write("\n")
+        counts[resource["resourceType"]] = counts.get(resource["resourceType"], 0) + 1
+    return counts

@@ -1,0 +1,817 @@
+"""FHIR R4 resources for care pathways: EpisodeOfCare, ServiceRequest (referrals), Encounter (admissions and
+contacts), CarePlan (the individual plan) and CareTeam (responsibility group, coordinator).
+
+Each handler reads, searches (patient, status, date, identifier, _id) and creates, and imports
+whole batches for bulk exchange (`helhet.fhir.bulk`). Incoming resources are validated against
+the fhir.resources R4B models, then against the pathway rules; records are matched on their
+identifier, so sending the same resource twice changes nothing. Units are logical references:
+`{"identifier": {"system": "urn:helhet:unit", "value": <unit code>}}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.db import transaction
+from django.db.models import CharField, Model, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
+from fhir.resources.R4B.careplan import CarePlan as CarePlanModel
+from fhir.resources.R4B.careteam import CareTeam as CareTeamModel
+from fhir.resources.R4B.encounter import Encounter as EncounterModel
+from fhir.resources.R4B.episodeofcare import EpisodeOfCare as EpisodeOfCareModel
+from fhir.resources.R4B.servicerequest import ServiceRequest as ServiceRequestModel
+
+from helhet.accounts.access import audit_person_list, open_person, visible_persons
+from helhet.fhir import bulk
+from helhet.fhir.bulk import (
+    EXTENSION,
+    ImportContext,
+    ImportItem,
+    Rejected,
+    coding_code,
+    extension_value,
+    first_identifier,
+    invalid_resource,
+    not_future,
+    parse_date,
+    unit_code,
+    unit_reference,
+    validate_r4b,
+)
+from helhet.fhir.errors import FhirError, invalid, not_found
+from helhet.fhir.registry import FhirContext, ResourceHandler, SearchResult, paginate, register
+from helhet.organisations.models import UnitKind
+from helhet.pathways.models import (
+    ContactMode,
+    Coordinator,
+    Encounter,
+    EncounterKind,
+    EpisodeOfCare,
+    EpisodeStatus,
+    HousingStatus,
+    IndividualPlan,
+    PathwayType,
+    PlanStatus,
+    Referral,
+    ReferralStatus,
+    RejectionReason,
+    ResponsibilityGroup,
+)
+from helhet.persons.models import Person
+
+assert bulk.BUNDLE_PROCESSOR  # importing bulk registers the transaction processor for POST /fhir
+
+IDENTIFIER_SYSTEM = "urn:helhet:"  # + episode-of-care, referral, encounter, individual-plan, ...
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+SNOMED = "http://snomed.info/sct"
+CONTACT_MODE_SYSTEM = "urn:helhet:contact-mode"
+HOUSING_SYSTEM = "urn:helhet:housing-status"
+PATHWAY_TYPE_SYSTEM = "urn:helhet:pathway-type"  # pakkeforløp D01, D11, D12
+CARE_PLAN_CATEGORY = "urn:helhet:care-plan-category"
+CARE_TEAM_CATEGORY = "urn:helhet:care-team-category"
+INDIVIDUAL_PLAN = "individual-plan"
+RESPONSIBILITY_GROUP, COORDINATOR = "responsibility-group", "coordinator"
+# Encounter.class (v3 ActCode) for each contact mode; an admission is IMP (inpatient encounter).
+MODE_CLASS = {ContactMode.FACE_TO_FACE: "AMB", ContactMode.HOME_VISIT: "HH", ContactMode.PHONE: "VR",
+              ContactMode.VIDEO: "VR", ContactMode.SMS: "VR"}
+DATE_PREFIXES = {"eq": "", "gt": "__gt", "lt": "__lt", "ge": "__gte", "le": "__lte", "sa": "__gt", "eb": "__lt"}
+
+
+@dataclass
+class Row:
+    """One incoming resource, parsed into model fields before the batch checks."""
+
+    item: ImportItem
+    pid: str
+    key: Any  # what matches an existing record: the identifier, or a natural key
+    fields: dict[str, Any]
+    refs: dict[str, tuple[str, str]] = field(default_factory=dict)  # model field -> ("pk"|"identifier", value)
+    adopt_unit: int | None = None
+    person: Person | None = None
+
+
+def _pid_param(value: str) -> str:
+    reference = value.rstrip("/")
+    kind, sep, pid = reference.rpartition("/")
+    if sep and not kind.endswith("Patient"):
+        raise invalid(f"patient: {value!r} is not a Patient reference")
+    return pid if sep else reference
+
+
+def date_condition(field_name: str, values: Iterable[str]) -> Q:
+    condition = Q()
+    for value in values:
+        has_prefix = value[:2] in DATE_PREFIXES or value[:2] == "ne"
+        prefix, raw = (value[:2], value[2:]) if has_prefix else ("eq", value)
+        try:
+            day = dt.date.fromisoformat(raw[:10])
+        except ValueError:
+            raise invalid(f"date: {value!r} is not a date (YYYY-MM-DD, optionally prefixed ge, le, gt, lt)") from None
+        condition &= ~Q(**{field_name: day}) if prefix == "ne" else Q(**{field_name + DATE_PREFIXES[prefix]: day})
+    return condition
+
+
+def _identifier(system: str, value: str) -> list[dict[str, str]]:
+    return [{"system": IDENTIFIER_SYSTEM + system, "value": value}] if value else []
+
+
+def _patient(person: Person) -> dict[str, str]:
+    return {"reference": f"Patient/{person.pid}"}
+
+
+def _period(start: dt.date | None, end: dt.date | None) -> dict[str, str]:
+    period = {"start": start.isoformat()} if start else {}
+    if end:
+        period["end"] = end.isoformat()
+    return period
+
+
+def _extension(name: str, kind: str, value: Any) -> list[dict[str, Any]]:
+    return [] if value in (None, "") else [{"url": EXTENSION + name, kind: value}]
+
+
+class PathwayHandler(ResourceHandler):
+    """Read, search, create and batch import for one pathway model behind one FHIR resource type."""
+
+    model: ClassVar[type[Model]]
+    r4b: ClassVar[Any]
+    identifier_system: ClassVar[str] = ""
+    date_field: ClassVar[str] = "start_date"
+    id_prefix: ClassVar[str] = ""
+    related: ClassVar[tuple[str, ...]] = ("person",)
+    search_params = {"patient": "reference", "status": "token", "date": "date", "identifier": "token",
+                     "_id": "token"}
+
+    # Mapping, per resource type --------------------------------------------------------------------------
+
+    def to_resource(self, obj: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        raise NotImplementedError
+
+    def status_condition(self, status: str) -> Q:
+        return Q(status=status)
+
+    def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
+        """Rules that need the database or the whole batch (overlaps); reject rows by `row.item.reject`."""
+
+    # Shared machinery ------------------------------------------------------------------------------------
+
+    def queryset(self) -> QuerySet[Any]:
+        return self.model._default_manager.select_related(*self.related)  # type: ignore[attr-defined,no-any-return]
+
+    def fhir_id(self, obj: Any) -> str:
+        return f"{self.id_prefix}{obj.pk}"
+
+    def pk_of(self, resource_id: str) -> int | None:
+        if not resource_id.startswith(self.id_prefix):
+            return None
+        rest = resource_id[len(self.id_prefix):]
+        return int(rest) if rest.isdigit() else None
+
+    def read(self, ctx: FhirContext, resource_id: str) -> dict[str, Any]:
+        pk = self.pk_of(resource_id)
+        obj = self.queryset().filter(pk=pk).first() if pk is not None else None
+        if obj is None:
+            raise not_found(self.resource_type, resource_id)
+        open_person(ctx.user, obj.person, resource=f"{self.resource_type}/{resource_id}", channel=ctx.channel)
+        return self.to_resource(obj)
+
+    def filtered(self, ctx: FhirContext, params: dict[str, list[str]]) -> QuerySet[Any]:
+        unknown = set(params) - set(self.search_params)
+        if unknown:
+            raise invalid(f"unknown search parameter(s) {', '.join(sorted(unknown))}; "
+                          f"supported: {', '.join(self.search_params)}")
+        found = self.queryset().filter(person__in=visible_persons(ctx.user)).order_by("pk")
+        for value in params.get("patient", []):
+            found = found.filter(person__pid=_pid_param(value))
+        for value in params.get("status", []):
+            condition = Q()
+            for status in value.split(","):
+                condition |= self.status_condition(status.strip())
+            found = found.filter(condition)
+        found = found.filter(date_condition(self.date_field, params.get("date", [])))
+        for value in params.get("identifier", []):
+            found = found.filter(identifier=value.rpartition("|")[2])
+        for value in params.get("_id", []):
+            pk = self.pk_of(value)
+            found = found.filter(pk=pk) if pk is not None else found.none()
+        return found
+
+    def search(self, ctx: FhirContext, params: dict[str, list[str]], *, offset: int, count: int) -> SearchResult:
+        page, total = paginate(self.filtered(ctx, params), offset=offset, count=count)
+        if page:
+            audit_person_list(ctx.user, sorted({obj.person.pid for obj in page}), channel=ctx.channel,
+                              resource=f"{self.resource_type} search")
+        return SearchResult([self.to_resource(obj) for obj in page], total)
+
+    def create(self, ctx: FhirContext, resource: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        ictx = ImportContext(user=ctx.user, channel=ctx.channel, api=True)
+        item = ImportItem(index=1, resource=resource)
+        with transaction.atomic():
+            self.import_batch(ictx, [item])
+            if item.outcome == "rejected":
+                raise FhirError(item.status, item.code, item.message)
+            ictx.audit(detail={"interaction": "create"})
+        pk = self.pk_of(item.location.split("/", 1)[1])
+        return self.to_resource(self.queryset().get(pk=pk)), []
+
+    def existing(self, rows: list[Row]) -> dict[Any, Any]:
+        keys = [row.key for row in rows if row.key]
+        return {obj.identifier: obj for obj in self.model._default_manager.filter(  # type: ignore[attr-defined]
+            identifier__in=keys)}
+
+    def new_object(self, row: Row) -> Any:
+        return self.model(person=row.person, identifier=row.key, **row.fields)
+
+    def import_batch(self, ictx: ImportContext, items: list[ImportItem]) -> None:
+        rows: list[Row] = []
+        for item in items:
+            try:
+                if not item.validated:
+                    validate_r4b(item.resource, self.r4b)
+                rows.append(self.parse(ictx, item))
+            except Rejected as exc:
+                item.reject(exc)
+        persons = ictx.persons([(row.item, row.pid) for row in rows],
+                               adopt_unit={row.item.index: row.adopt_unit for row in rows if row.adopt_unit})
+        rows = [row for row in rows if not row.item.outcome]
+        for row in rows:
+            row.person = persons[row.pid]
+        self._resolve_refs(rows)
+        rows = [row for row in rows if not row.item.outcome]
+        existing = self.existing(rows)
+        self.check(ictx, rows, existing)
+        to_create: list[Row] = []
+        to_update: dict[int, Any] = {}
+        changed_fields: set[str] = set()
+        seen: dict[Any, Row] = {}
+        done: list[tuple[Row, Any, str]] = []
+        for row in rows:
+            if row.item.outcome:
+                continue
+            if row.key in seen:
+                if seen[row.key].fields == row.fields and seen[row.key].pid == row.pid:
+                    row.item.done("skipped", "")
+                    done.append((row, seen[row.key], "skipped"))
+                else:
+                    row.item.reject(Rejected(f"identifier {row.key!r} appears twice with different content"))
+                continue
+            seen[row.key] = row
+            obj = existing.get(row.key)
+            if obj is None:
+                to_create.append(row)
+                continue
+            assert row.person is not None
+            if obj.person_id != row.person.pk:
+                row.item.reject(Rejected(f"identifier {row.key!r} belongs to a record of another person",
+                                         code="conflict", status=409))
+                continue
+            changes = {name: value for name, value in row.fields.items() if getattr(obj, name) != value}
+            for name, value in changes.items():
+                setattr(obj, name, value)
+            if changes:
+                to_update[obj.pk] = obj
+                changed_fields |= set(changes)
+            done.append((row, obj, "updated" if changes else "skipped"))
+        created = self.model._default_manager.bulk_create(  # type: ignore[attr-defined]
+            [self.new_object(row) for row in to_create])
+        done.extend((row, obj, "created") for row, obj in zip(to_create, created, strict=True))
+        if to_update:
+            self.model._default_manager.bulk_update(  # type: ignore[attr-defined]
+                list(to_update.values()), sorted(changed_fields))
+        for row, obj, outcome in done:
+            row.item.done(outcome, f"{self.resource_type}/{self.fhir_id(obj)}")
+            if row.item.full_url:
+                ictx.urns[row.item.full_url] = row.item.location
+            ictx.touched.add(row.pid)
+
+    def _resolve_refs(self, rows: list[Row]) -> None:
+        """References to episodes of care (Encounter.episodeOfCare), by id or identifier, of the same person."""
+        wanted = [(row, name, ref) for row in rows for name, ref in row.refs.items()]
+        if not wanted:
+            return
+        by_pk = {str(e.pk): e for e in EpisodeOfCare.objects.filter(
+            pk__in=[int(v) for _r, _n, (k, v) in wanted if k == "pk" and v.isdigit()])}
+        by_identifier = {e.identifier: e for e in EpisodeOfCare.objects.filter(
+            identifier__in=[v for _r, _n, (k, v) in wanted if k == "identifier"])}
+        for row, name, (kind, value) in wanted:
+            episode = (by_pk if kind == "pk" else by_identifier).get(value)
+            assert row.person is not None
+            if episode is None or episode.person_id != row.person.pk:
+                row.item.reject(Rejected(f"episodeOfCare: EpisodeOfCare {value!r} is not known for this patient",
+                                         code="not-found"))
+                continue
+            row.fields[name] = episode.pk
+
+    def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
+        """Every record of these persons; records without an exchange identifier get one first (stable ids)."""
+        if "identifier" in {f.name for f in self.model._meta.get_fields()}:
+            prefix = f"{uuid.uuid4().hex[:12]}-"  # unique to this export, so never colliding with another system's
+            self.model._default_manager.filter(  # type: ignore[attr-defined]
+                identifier="", person__in=persons).update(
+                identifier=Concat(Value(prefix), Cast("pk", output_field=CharField())))
+        for obj in self.queryset().filter(person__in=persons).order_by("pk").iterator(chunk_size=2000):
+            yield self.to_resource(obj)
+
+
+def _status_code(value: Any, allowed: Iterable[str], where: str) -> str:
+    if value not in set(allowed):
+        raise Rejected(f"{where}: {value!r} is not supported here; use one of {', '.join(allowed)}", code="value")
+    return str(value)
+
+
+def _dates_in_order(start: dt.date, end: dt.date | None, message: str) -> None:
+    if end is not None and end < start:
+        raise Rejected(message, code="value")
+
+
+# EpisodeOfCare -------------------------------------------------------------------------------------------
+
+
+@register
+class EpisodeOfCareHandler(PathwayHandler):
+    """A period in which a unit is responsible for the person: the care relationship itself."""
+
+    resource_type = "EpisodeOfCare"
+    model = EpisodeOfCare
+    r4b = EpisodeOfCareModel
+    related = ("person", "unit")
+
+    def to_resource(self, obj: EpisodeOfCare) -> dict[str, Any]:
+        return {
+            "resourceType": "EpisodeOfCare", "id": self.fhir_id(obj),
+            "identifier": _identifier("episode-of-care", obj.identifier),
+            "status": obj.status, "patient": _patient(obj.person),
+            "managingOrganization": unit_reference(obj.unit), "period": _period(obj.start_date, obj.end_date),
+        }
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        status = _status_code(resource.get("status"), EpisodeStatus.values, "EpisodeOfCare.status")
+        pid = ictx.patient_pid(resource.get("patient"), "EpisodeOfCare.patient")
+        unit = ictx.unit(unit_code(resource.get("managingOrganization"), "EpisodeOfCare.managingOrganization"),
+                         "EpisodeOfCare.managingOrganization")
+        period = resource.get("period") or {}
+        start = parse_date(period.get("start"), "EpisodeOfCare.period.start")
+        end = parse_date(period["end"], "EpisodeOfCare.period.end") if period.get("end") else None
+        if status != EpisodeStatus.PLANNED:
+            not_future(start, "EpisodeOfCare.period.start", ictx)
+        if end is not None and end > ictx.today and status in (EpisodeStatus.FINISHED, EpisodeStatus.CANCELLED):
+            raise Rejected(f"a {status} episode cannot end in the future ({end.isoformat()})", code="value")
+        _dates_in_order(start, end, "EpisodeOfCare.period.end is before its start")
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), adopt_unit=unit.pk,
+                   fields={"unit_id": unit.pk, "status": status, "start_date": start, "end_date": end})
+
+
+# ServiceRequest (referral) -------------------------------------------------------------------------------
+
+REFERRAL_FHIR_STATUS = {ReferralStatus.SENT: "active", ReferralStatus.RECEIVED: "active",
+                        ReferralStatus.ACCEPTED: "active", ReferralStatus.REJECTED: "revoked",
+                        ReferralStatus.WITHDRAWN: "revoked"}
+FHIR_REFERRAL_STATUS = {"active": ReferralStatus.SENT, "completed": ReferralStatus.ACCEPTED,
+                        "revoked": ReferralStatus.WITHDRAWN}
+
+
+@register
+class ServiceRequestHandler(PathwayHandler):
+    """A referral (henvisning): sent, received, assessed, accepted or rejected with a reason."""
+
+    resource_type = "ServiceRequest"
+    model = Referral
+    r4b = ServiceRequestModel
+    date_field = "sent_date"
+    related = ("person", "from_unit", "to_unit")
+
+    def status_condition(self, status: str) -> Q:
+        fhir = [code for code, value in REFERRAL_FHIR_STATUS.items() if value == status]
+        return Q(status__in=fhir) if fhir else Q(status=status)  # FHIR status, or the referral's own
+
+    def to_resource(self, obj: Referral) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "resourceType": "ServiceRequest", "id": self.fhir_id(obj),
+            "identifier": _identifier("referral", obj.identifier),
+            "status": REFERRAL_FHIR_STATUS[ReferralStatus(obj.status)], "intent": "order",
+            "category": [{"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}]}],
+            "subject": _patient(obj.person), "authoredOn": obj.sent_date.isoformat(),
+            "requester": unit_reference(obj.from_unit) if obj.from_unit else {"display": obj.from_description},
+            "performer": [unit_reference(obj.to_unit)],
+            "extension": [
+                *_extension("referral-status", "valueCode", obj.status),
+                *_extension("received-date", "valueDate", obj.received_date.isoformat() if obj.received_date
+                            else None),
+                *_extension("assessed-date", "valueDate", obj.assessed_date.isoformat() if obj.assessed_date
+                            else None),
+                *_extension("rejection-reason", "valueCode", obj.rejection_reason),
+                *_extension("rejection-note", "valueString", obj.rejection_note),
+            ],
+        }
+        if obj.pathway_type:
+            resource["code"] = {"coding": [{"system": PATHWAY_TYPE_SYSTEM, "code": obj.pathway_type}]}
+        return resource
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        status = extension_value(resource, "referral-status", "valueCode") or FHIR_REFERRAL_STATUS.get(
+            resource.get("status", ""))
+        status = _status_code(status, ReferralStatus.values, "ServiceRequest referral status")
+        pid = ictx.patient_pid(resource.get("subject"), "ServiceRequest.subject")
+        performers = resource.get("performer") or []
+        if not performers:
+            raise invalid_resource("ServiceRequest.performer must name the receiving unit")
+        to_unit = ictx.unit(unit_code(performers[0], "ServiceRequest.performer"), "ServiceRequest.performer")
+        requester = resource.get("requester") or {}
+        from_unit_id, from_description = None, ""
+        if requester.get("identifier") or str(requester.get("reference", "")).startswith("Organization/"):
+            from_unit_id = ictx.unit(unit_code(requester, "ServiceRequest.requester"), "ServiceRequest.requester").pk
+        elif requester.get("display"):
+            from_description = str(requester["display"]).strip()[:100]
+        else:
+            raise invalid_resource("ServiceRequest.requester must be a unit or describe the sender (display)")
+        if from_unit_id == to_unit.pk:
+            raise Rejected("a unit cannot refer to itself (requester and performer are the same unit)")
+        sent = parse_date(resource.get("authoredOn"), "ServiceRequest.authoredOn")
+        received_raw = extension_value(resource, "received-date", "valueDate")
+        assessed_raw = extension_value(resource, "assessed-date", "valueDate")
+        received = parse_date(received_raw, "received-date") if received_raw else None
+        assessed = parse_date(assessed_raw, "assessed-date") if assessed_raw else None
+        for day, where in ((sent, "ServiceRequest.authoredOn"), (received, "received-date"),
+                           (assessed, "assessed-date")):
+            not_future(day, where, ictx)
+        _dates_in_order(sent, received, "the referral cannot be received before it was sent")
+        _dates_in_order(received or sent, assessed, "the referral cannot be assessed before it was received")
+        reason = extension_value(resource, "rejection-reason", "valueCode") or ""
+        note = str(extension_value(resource, "rejection-note", "valueString") or "").strip()[:300]
+        if status == ReferralStatus.REJECTED:
+            if not reason:
+                raise Rejected("a rejected referral needs a rejection-reason", code="required")
+            _status_code(reason, RejectionReason.values, "rejection-reason")
+            if reason == RejectionReason.OTHER and not note:
+                raise Rejected("rejection-reason 'other' needs a rejection-note", code="required")
+        pathway = coding_code(resource.get("code"), PATHWAY_TYPE_SYSTEM) or ""
+        if pathway:
+            _status_code(pathway, PathwayType.values, "ServiceRequest.code (pakkeforløp)")
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields={
+            "from_unit_id": from_unit_id, "from_description": from_description, "to_unit_id": to_unit.pk,
+            "status": status, "sent_date": sent, "received_date": received, "assessed_date": assessed,
+            "rejection_reason": reason, "rejection_note": note, "pathway_type": pathway})
+
+
+# Encounter (admission, discharge, contact) ----------------------------------------------------------------
+
+
+@register
+class EncounterHandler(PathwayHandler):
+    """A contact (class AMB / HH / VR) or an admission (class IMP) whose period ends at discharge."""
+
+    resource_type = "Encounter"
+    model = Encounter
+    r4b = EncounterModel
+    related = ("person", "unit", "episode")
+
+    def status_condition(self, status: str) -> Q:
+        if status == "in-progress":
+            return Q(kind=EncounterKind.ADMISSION, end_date__isnull=True)
+        if status == "finished":
+            return Q(kind=EncounterKind.CONTACT) | Q(end_date__isnull=False)
+        return Q(pk__in=[])
+
+    def to_resource(self, obj: Encounter) -> dict[str, Any]:
+        admission = obj.kind == EncounterKind.ADMISSION
+        resource: dict[str, Any] = {
+            "resourceType": "Encounter", "id": self.fhir_id(obj),
+            "identifier": _identifier("encounter", obj.identifier),
+            "status": "in-progress" if admission and obj.end_date is None else "finished",
+            "class": {"system": ACT_CODE, "code": "IMP" if admission else MODE_CLASS[ContactMode(obj.mode)]},
+            "type": [{"coding": [{"system": CONTACT_MODE_SYSTEM, "code": obj.mode}]}],
+            "subject": _patient(obj.person), "serviceProvider": unit_reference(obj.unit),
+            "period": _period(obj.start_date, obj.end_date),
+            "extension": _extension("staff-count", "valueInteger", obj.staff_count),
+        }
+        if obj.episode is not None:
+            reference: dict[str, Any] = {"reference": f"EpisodeOfCare/{obj.episode.pk}"}
+            if obj.episode.identifier:
+                reference["identifier"] = {"system": IDENTIFIER_SYSTEM + "episode-of-care",
+                                           "value": obj.episode.identifier}
+            resource["episodeOfCare"] = [reference]
+        if obj.minutes is not None:
+            resource["length"] = {"value": obj.minutes, "unit": "min", "system": "http://unitsofmeasure.org",
+                                  "code": "min"}
+        if obj.housing_at_discharge:
+            resource["hospitalization"] = {"dischargeDisposition": {"coding": [
+                {"system": HOUSING_SYSTEM, "code": obj.housing_at_discharge}]}}
+        return resource
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        _status_code(resource.get("status"), ("in-progress", "onleave", "finished"), "Encounter.status")
+        klass = (resource.get("class") or {}).get("code")
+        kind = EncounterKind.ADMISSION if klass == "IMP" else EncounterKind.CONTACT
+        pid = ictx.patient_pid(resource.get("subject"), "Encounter.subject")
+        unit = ictx.unit(unit_code(resource.get("serviceProvider"), "Encounter.serviceProvider"),
+                         "Encounter.serviceProvider")
+        if kind == EncounterKind.ADMISSION and not (unit.inpatient or unit.kind == UnitKind.WARD):
+            raise Rejected(f"Encounter.serviceProvider: {unit.code} is not an inpatient unit; an admission "
+                           "(class IMP) needs one", code="business-rule")
+        period = resource.get("period") or {}
+        start = parse_date(period.get("start"), "Encounter.period.start")
+        end = parse_date(period["end"], "Encounter.period.end") if period.get("end") else None
+        not_future(start, "Encounter.period.start", ictx)
+        not_future(end, "Encounter.period.end", ictx)
+        _dates_in_order(start, end, f"the discharge ({end}) is before the admission ({start})" if
+                        kind == EncounterKind.ADMISSION else "Encounter.period.end is before its start")
+        mode = coding_code(resource.get("type"), CONTACT_MODE_SYSTEM) or {
+            "HH": ContactMode.HOME_VISIT, "VR": ContactMode.VIDEO}.get(str(klass), ContactMode.FACE_TO_FACE)
+        _status_code(mode, ContactMode.values, "Encounter.type (contact mode)")
+        staff = extension_value(resource, "staff-count", "valueInteger") or 1
+        if not 1 <= int(staff) <= 20:
+            raise Rejected("staff-count must be between 1 and 20", code="value")
+        length = (resource.get("length") or {}).get("value")
+        minutes = int(length) if length is not None else None
+        if minutes is not None and not 1 <= minutes <= 24 * 60:
+            raise Rejected("Encounter.length must be between 1 and 1440 minutes", code="value")
+        housing = coding_code((resource.get("hospitalization") or {}).get("dischargeDisposition"),
+                              HOUSING_SYSTEM) or ""
+        if housing:
+            _status_code(housing, HousingStatus.values, "hospitalization.dischargeDisposition (housing)")
+        refs: dict[str, tuple[str, str]] = {}
+        episodes = resource.get("episodeOfCare") or []
+        fields: dict[str, Any] = {"unit_id": unit.pk, "kind": kind, "mode": mode, "start_date": start,
+                                  "end_date": end, "staff_count": int(staff), "minutes": minutes,
+                                  "housing_at_discharge": housing, "episode_id": None}
+        if episodes:
+            ref = ictx.local_reference(episodes[0], "EpisodeOfCare", "Encounter.episodeOfCare")
+            if ref is not None:
+                refs["episode_id"] = ref
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields=fields, refs=refs)
+
+    def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
+        """Two admissions of one person to the same ward cannot overlap (same rule as the pathway forms)."""
+        admissions = [row for row in rows if row.fields["kind"] == EncounterKind.ADMISSION and not row.item.outcome]
+        if not admissions:
+            return
+        stays: dict[tuple[int, int], list[tuple[str, dt.date, dt.date | None]]] = {}
+        for other in Encounter.objects.filter(
+                kind=EncounterKind.ADMISSION, person_id__in={row.person.pk for row in admissions if row.person},
+                unit_id__in={row.fields["unit_id"] for row in admissions}).values_list(
+                "person_id", "unit_id", "identifier", "pk", "start_date", "end_date"):
+            person_id, unit_id, identifier, pk, start, end = other
+            stays.setdefault((person_id, unit_id), []).append((identifier or f"#{pk}", start, end))
+        for row in admissions:
+            assert row.person is not None
+            place = (row.person.pk, row.fields["unit_id"])
+            start, end = row.fields["start_date"], row.fields["end_date"]
+            for identifier, other_start, other_end in stays.get(place, []):
+                if identifier == row.key:
+                    continue  # the same admission, being updated
+                if start <= (other_end or dt.date.max) and other_start <= (end or dt.date.max):
+                    ends = other_end.isoformat() if other_end else "not yet discharged"
+                    row.item.reject(Rejected(f"this admission overlaps the admission to the same unit from "
+                                             f"{other_start.isoformat()} ({ends})", code="business-rule"))
+                    break
+            else:
+                stays.setdefault(place, []).append((row.key, start, end))
+
+
+# CarePlan (individual plan) ------------------------------------------------------------------------------
+
+PLAN_FHIR_STATUS = {PlanStatus.OFFERED: "draft", PlanStatus.DECLINED: "revoked", PlanStatus.ACTIVE: "active",
+                    PlanStatus.REVISED: "active"}
+FHIR_PLAN_STATUS = {"draft": PlanStatus.OFFERED, "revoked": PlanStatus.DECLINED, "active": PlanStatus.ACTIVE}
+
+
+@register
+class CarePlanHandler(PathwayHandler):
+    """Individuell plan (IP): offered, declined, active or revised, and the unit responsible for it."""
+
+    resource_type = "CarePlan"
+    category = INDIVIDUAL_PLAN  # the recovery app serves the recovery plan's CarePlan (see registry)
+    model = IndividualPlan
+    r4b = CarePlanModel
+    date_field = "status_date"
+    related = ("person", "responsible_unit")
+
+    def status_condition(self, status: str) -> Q:
+        fhir = [code for code, value in PLAN_FHIR_STATUS.items() if value == status]
+        return Q(status__in=fhir) if fhir else Q(status=status)
+
+    def to_resource(self, obj: IndividualPlan) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "resourceType": "CarePlan", "id": self.fhir_id(obj),
+            "identifier": _identifier("individual-plan", obj.identifier),
+            "status": PLAN_FHIR_STATUS[PlanStatus(obj.status)], "intent": "plan",
+            "category": [{"coding": [{"system": CARE_PLAN_CATEGORY, "code": INDIVIDUAL_PLAN}]}],
+            "title": "Individual plan", "subject": _patient(obj.person), "created": obj.status_date.isoformat(),
+            "extension": _extension("plan-status", "valueCode", obj.status),
+        }
+        if obj.responsible_unit is not None:
+            resource["author"] = unit_reference(obj.responsible_unit)
+        return resource
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        if coding_code(resource.get("category"), CARE_PLAN_CATEGORY) != INDIVIDUAL_PLAN:
+            raise Rejected(f"only the individual plan is a CarePlan here (category {CARE_PLAN_CATEGORY}|"
+                           f"{INDIVIDUAL_PLAN})", code="not-supported", status=400)
+        status = extension_value(resource, "plan-status", "valueCode") or FHIR_PLAN_STATUS.get(
+            resource.get("status", ""))
+        status = _status_code(status, PlanStatus.values, "CarePlan plan-status")
+        pid = ictx.patient_pid(resource.get("subject"), "CarePlan.subject")
+        day = parse_date(resource.get("created"), "CarePlan.created")
+        not_future(day, "CarePlan.created", ictx)
+        author = resource.get("author")
+        unit_id = ictx.unit(unit_code(author, "CarePlan.author"), "CarePlan.author").pk if author else None
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()),
+                   fields={"status": status, "status_date": day, "responsible_unit_id": unit_id})
+
+
+# CareTeam (responsibility group, coordinator) ------------------------------------------------------------
+
+
+def _care_team(obj: Any, category: str, team_id: str, participants: list[dict[str, Any]], status: str,
+               period: dict[str, str], identifier: list[dict[str, str]]) -> dict[str, Any]:
+    return {"resourceType": "CareTeam", "id": team_id, "identifier": identifier, "status": status,
+            "category": [{"coding": [{"system": CARE_TEAM_CATEGORY, "code": category}]}],
+            "subject": _patient(obj.person), "period": period, "participant": participants}
+
+
+class ResponsibilityGroupPart(PathwayHandler):
+    """Ansvarsgruppe: its members as participants (name, role, unit); meetings are not exchanged."""
+
+    resource_type = "CareTeam"
+    model = ResponsibilityGroup
+    r4b = CareTeamModel
+    date_field = "established_on"
+    id_prefix = "group-"
+
+    def status_condition(self, status: str) -> Q:
+        return Q() if status == "active" else Q(pk__in=[])
+
+    def to_resource(self, obj: ResponsibilityGroup) -> dict[str, Any]:
+        participants = []
+        for member in obj.members or []:
+            participant: dict[str, Any] = {"member": {"display": member.get("name", "")}}
+            if member.get("role"):
+                participant["role"] = [{"text": member["role"]}]
+            if member.get("unit"):
+                participant["onBehalfOf"] = {"identifier": {"system": bulk.UNIT_SYSTEM, "value": member["unit"]}}
+            participants.append(participant)
+        return _care_team(obj, RESPONSIBILITY_GROUP, self.fhir_id(obj), participants, "active",
+                          _period(obj.established_on, None), _identifier("responsibility-group", obj.identifier))
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        pid = ictx.patient_pid(resource.get("subject"), "CareTeam.subject")
+        established = parse_date((resource.get("period") or {}).get("start"), "CareTeam.period.start")
+        not_future(established, "CareTeam.period.start", ictx)
+        members = []
+        for participant in resource.get("participant") or []:
+            name = str((participant.get("member") or {}).get("display") or "").strip()
+            if not name:
+                raise invalid_resource("every CareTeam.participant needs member.display (the member's name)")
+            roles = participant.get("role") or [{}]
+            unit = ((participant.get("onBehalfOf") or {}).get("identifier") or {}).get("value")
+            members.append({"name": name[:150], "role": str(roles[0].get("text") or ""), "unit": unit or None})
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()),
+                   fields={"established_on": established, "members": members})
+
+
+def _coordinator_identifier(pid: str, start: dt.date, name: str) -> str:
+    """Coordinators have no stored identifier: a deterministic one from the natural key (person, start, name)."""
+    return f"{pid}-{start.isoformat()}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
+class CoordinatorPart(PathwayHandler):
+    """The coordinator (koordinator) as a one-participant CareTeam; matched on person, start date and name."""
+
+    resource_type = "CareTeam"
+    model = Coordinator
+    r4b = CareTeamModel
+    id_prefix = "coordinator-"
+    related = ("person", "unit")
+
+    def status_condition(self, status: str) -> Q:
+        current = Q(end_date__isnull=True) | Q(end_date__gte=dt.date.today())
+        return current if status == "active" else ~current if status == "inactive" else Q(pk__in=[])
+
+    def filtered(self, ctx: FhirContext, params: dict[str, list[str]]) -> QuerySet[Any]:
+        identifiers = params.pop("identifier", [])
+        found = super().filtered(ctx, params)
+        for value in identifiers:  # the derived identifier: compare after computing it
+            wanted = value.rpartition("|")[2]
+            found = found.filter(pk__in=[c.pk for c in found if
+                                         _coordinator_identifier(c.person.pid, c.start_date, c.name) == wanted])
+        return found
+
+    def to_resource(self, obj: Coordinator) -> dict[str, Any]:
+        participant: dict[str, Any] = {"role": [{"coding": [{"system": CARE_TEAM_CATEGORY, "code": COORDINATOR}]}],
+                                       "member": {"display": obj.name}}
+        if obj.unit is not None:
+            participant["onBehalfOf"] = unit_reference(obj.unit)
+        active = obj.end_date is None or obj.end_date >= dt.date.today()
+        return _care_team(obj, COORDINATOR, self.fhir_id(obj), [participant], "active" if active else "inactive",
+                          _period(obj.start_date, obj.end_date),
+                          _identifier(COORDINATOR, _coordinator_identifier(obj.person.pid, obj.start_date, obj.name)))
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        pid = ictx.patient_pid(resource.get("subject"), "CareTeam.subject")
+        participants = resource.get("participant") or []
+        if len(participants) != 1:
+            raise invalid_resource("a coordinator CareTeam has exactly one participant: the coordinator")
+        name = str((participants[0].get("member") or {}).get("display") or "").strip()[:150]
+        if not name:
+            raise invalid_resource("CareTeam.participant.member.display must give the coordinator's name")
+        behalf = participants[0].get("onBehalfOf")
+        unit_id = ictx.unit(unit_code(behalf, "CareTeam.participant.onBehalfOf"),
+                            "CareTeam.participant.onBehalfOf").pk if behalf else None
+        period = resource.get("period") or {}
+        start = parse_date(period.get("start"), "CareTeam.period.start")
+        end = parse_date(period["end"], "CareTeam.period.end") if period.get("end") else None
+        not_future(start, "CareTeam.period.start", ictx)
+        _dates_in_order(start, end, "CareTeam.period.end is before its start")
+        return Row(item=item, pid=pid, key=(pid, start, name),
+                   fields={"unit_id": unit_id, "end_date": end})
+
+    def existing(self, rows: list[Row]) -> dict[Any, Any]:
+        if not rows:
+            return {}
+        found = Coordinator.objects.filter(person__pid__in={row.pid for row in rows},
+                                           start_date__in={row.key[1] for row in rows}).select_related("person")
+        return {(c.person.pid, c.start_date, c.name): c for c in found}
+
+    def new_object(self, row: Row) -> Any:
+        return Coordinator(person=row.person, name=row.key[2], start_date=row.key[1], **row.fields)
+
+    def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
+        for obj in self.queryset().filter(person__in=persons).order_by("pk").iterator(chunk_size=2000):
+            yield self.to_resource(obj)
+
+
+@register
+class CareTeamHandler(ResourceHandler):
+    """CareTeam: the responsibility group (ids group-N) and the coordinator (ids coordinator-N)."""
+
+    resource_type = "CareTeam"
+    search_params = PathwayHandler.search_params
+    parts = (ResponsibilityGroupPart(), CoordinatorPart())
+
+    def _part(self, resource_id: str) -> PathwayHandler:
+        for part in self.parts:
+            if resource_id.startswith(part.id_prefix):
+                return part
+        raise not_found("CareTeam", resource_id)
+
+    def read(self, ctx: FhirContext, resource_id: str) -> dict[str, Any]:
+        return self._part(resource_id).read(ctx, resource_id)
+
+    def search(self, ctx: FhirContext, params: dict[str, list[str]], *, offset: int, count: int) -> SearchResult:
+        resources: list[dict[str, Any]] = []
+        total = 0
+        for part in self.parts:
+            found = part.filtered(ctx, {k: list(v) for k, v in params.items()})
+            part_total = found.count()
+            start = max(0, offset - total)
+            wanted = max(0, count - len(resources))
+            page = list(found[start:start + wanted]) if wanted and start < part_total else []
+            if page:
+                audit_person_list(ctx.user, sorted({obj.person.pid for obj in page}), channel=ctx.channel,
+                                  resource="CareTeam search")
+            resources.extend(part.to_resource(obj) for obj in page)
+            total += part_total
+        return SearchResult(resources, total)
+
+    def _split(self, items: list[ImportItem]) -> dict[int, list[ImportItem]]:
+        groups: dict[int, list[ImportItem]] = {0: [], 1: []}
+        for item in items:
+            category = coding_code(item.resource.get("category"), CARE_TEAM_CATEGORY)
+            if category == RESPONSIBILITY_GROUP:
+                groups[0].append(item)
+            elif category == COORDINATOR:
+                groups[1].append(item)
+            else:
+                item.reject(Rejected(f"CareTeam.category must be {CARE_TEAM_CATEGORY}|{RESPONSIBILITY_GROUP} or "
+                                     f"|{COORDINATOR}", status=400, code="not-supported"))
+        return groups
+
+    def create(self, ctx: FhirContext, resource: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        item = ImportItem(index=1, resource=resource)
+        for index, group in self._split([item]).items():
+            if group:
+                return self.parts[index].create(ctx, resource)
+        raise FhirError(item.status, item.code, item.message)
+
+    def import_batch(self, ictx: ImportContext, items: list[ImportItem]) -> None:
+        for index, group in self._split(items).items():
+            if group:
+                self.parts[index].import_batch(ictx, group)
+
+    def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
+        for part in self.parts:
+            yield from part.export_resources(persons)
