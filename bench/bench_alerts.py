@@ -120,7 +120,7 @@ def _somatic_checks() -> None:
     today = dt.date.today()
     rows = [model(person_id=pk, instrument_id="somatic-health", instrument_version="1", mode="synthetic",
                   administered_on=today - dt.timedelta(days=rng.randint(1, 600)))
-            for pk in Person.objects.values_list("pk", flat=True) if rng.random() < 0.7]
+            for pk in Person.objects.order_by("pk").values_list("pk", flat=True) if rng.random() < 0.7]
     model.objects.bulk_create(rows, batch_size=5000)
 
 

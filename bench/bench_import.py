@@ -7,7 +7,9 @@ Usage: .venv/bin/python bench/bench_import.py --postgres postgres://postgres@127
 Steps, each a real `helhet` process: a source database gets reference data and `helhet synth`; `helhet export`
 writes everything as NDJSON; the units (reference data, not exchanged) are copied to two empty target
 databases; `helhet import` loads a tenth of the file into one and the whole file into the other. The figures
-are wall-clock resources/s of the import and its peak resident memory (from the kernel's rusage of the process).
+are wall-clock resources/s of the import, its peak resident memory and CPU seconds (from the kernel's rusage of
+the process and its validation workers), and the CPU seconds of the PostgreSQL backend serving it (when the
+server runs on this machine).
 """
 
 from __future__ import annotations
@@ -34,6 +36,50 @@ def admin(server: str, sql: str) -> None:
 
 
 CPU_SECONDS: list[float] = []  # user + system CPU of the last command and the processes it waited for
+
+
+class BackendCpu:
+    """CPU seconds of the PostgreSQL backends serving one database while a command runs.
+
+    Polls pg_stat_activity and reads the backends' /proc/PID/stat: only when the server runs on this
+    machine (otherwise `seconds` stays None).
+    """
+
+    def __init__(self, server: str, database: str) -> None:
+        import threading
+
+        self.server, self.database = server, database
+        self.ticks: dict[int, int] = {}
+        self.seconds: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BackendCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.ticks:
+            self.seconds = sum(self.ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+    def _run(self) -> None:
+        import psycopg
+
+        parsed = urlparse(self.server)
+        with psycopg.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
+                             password=parsed.password, dbname="postgres", autocommit=True) as db:
+            while not self._stop.wait(0.2):
+                rows = db.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                                  [self.database]).fetchall()
+                for (pid,) in rows:
+                    try:
+                        with open(f"/proc/{pid}/stat") as handle:
+                            fields = handle.read().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.ticks[pid] = max(self.ticks.get(pid, 0), int(fields[11]) + int(fields[12]))
 
 
 def helhet(url: str, data_dir: str, *args: str, quiet: bool = True, ok: tuple[int, ...] = (0,)
@@ -98,13 +144,15 @@ def main() -> None:
         for name, file, count in (("bench_import_tenth", tenth, lines // 10), ("bench_import_full", export, lines)):
             helhet(urls[name], data_dir, "loaddata", units)
             # exit status 1: some resources were rejected (the summary says how many); the rest was imported
-            seconds, rss, out = helhet(urls[name], data_dir, "import", file, "--no-progress",
-                                       "--batch-size", str(args.batch_size), ok=(0, 1))
+            with BackendCpu(base, name) as backend:
+                seconds, rss, out = helhet(urls[name], data_dir, "import", file, "--no-progress",
+                                           "--batch-size", str(args.batch_size), ok=(0, 1))
             inside = float(re.search(r"; ([0-9.]+) s", out).group(1))  # type: ignore[union-attr]
             print(f"import {count:,} resources ({os.path.getsize(file) / 2**20:.0f} MiB) into PostgreSQL: "
                   f"{inside:.1f} s importing, {count / inside:,.0f} resources/s (target >= 5,000, ratio "
                   f"{count / inside / 5000:.2f}); {seconds:.1f} s with process start-up; {CPU_SECONDS[0]:.0f} CPU-s "
-                  f"in the import processes ({count / CPU_SECONDS[0]:,.0f} resources per CPU-s); "
+                  f"in the import processes ({count / CPU_SECONDS[0]:,.0f} resources per CPU-s); PostgreSQL backend "
+                  f"{'n/a' if backend.seconds is None else format(backend.seconds, '.1f') + ' CPU-s'}; "
                   f"peak memory {rss} MiB; load average {os.getloadavg()[0]:.1f}")
             print(f"    {out}")
     for name in DATABASES[1:]:

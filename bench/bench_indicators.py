@@ -7,9 +7,13 @@ Usage:
 
 Without --reuse the database is migrated, loaded with reference data and filled with
 `helhet synth --persons N --seed 1 --replace` first (timed separately, not part of the figure).
-The timed run is `engine.evaluate(period, by=all stratifiers)` for every indicator, then the
-same statements (generated for DuckDB's dialect by the same code) on DuckDB over the tables the
-rules read, exported from PostgreSQL. Prints figures; asserts nothing about time.
+The database is then ANALYZEd (untimed; as autovacuum keeps a live database). The timed run is
+`engine.evaluate(period, by=all stratifiers)` for every indicator, then the same statements
+(`engine.plan_statements`, generated for DuckDB's dialect by the same code) on DuckDB over the
+tables the rules read, exported from PostgreSQL. Besides wall-clock seconds it prints CPU seconds
+(this process + the PostgreSQL backend and its parallel workers, read from /proc for a local
+server; DuckDB's are this process's), which depend less on what else the machine is running. Prints figures; asserts nothing
+about time.
 """
 
 from __future__ import annotations
@@ -84,8 +88,9 @@ def duck_sql(text: str) -> str:
     return text.replace("%s", "?").replace("%%", "%")
 
 
-def run_on_duckdb(duck: Any, period: Any) -> tuple[dict[str, int], dict[str, Any]]:
-    """Every available indicator's availability probe and aggregate statement, as the engine runs them."""
+def run_on_duckdb(duck: Any, period: Any) -> dict[str, tuple[int | None, int]]:
+    """Every available indicator's availability probe, then the statements the engine runs
+    (engine.plan_statements, in DuckDB's dialect); (numerator, denominator) of each total."""
     from helhet.indicators import engine
     from helhet.indicators.definitions import STRATIFIERS
     from helhet.indicators.rules.base import RULES, Dialect
@@ -94,20 +99,39 @@ def run_on_duckdb(duck: Any, period: Any) -> tuple[dict[str, int], dict[str, Any
     duck.execute("CREATE OR REPLACE TEMPORARY TABLE person_attributes AS "
                  + engine.person_attributes_sql(Dialect("duckdb"), period, latest_unit=True))
     dialect = Dialect("duckdb", person_attributes="person_attributes")
-    totals: dict[str, int] = {}
-    results: dict[str, Any] = {}
+    available = []
     for definition in engine.definitions().values():
         rule = RULES[definition.source_rule]
         if rule.data_present is not None:
             probe = rule.data_present(definition, dialect)
             if duck.execute(duck_sql(probe.text), list(probe.params)).fetchone() is None:
                 continue
-        wanted = [s for s in STRATIFIERS if s in definition.stratifiers]
-        query = engine.aggregate_sql(definition, period, engine.NATIONAL, wanted, dialect)
-        rows = duck.execute(duck_sql(query.text), list(query.params)).fetchall()
-        results[definition.id] = rows
-        totals[definition.id] = next(int(r[2]) for r in rows if r[0] == "")
-    return totals, results
+        available.append(definition)
+    totals: dict[str, tuple[int | None, int]] = {}
+    for statement in engine.plan_statements(available, period, engine.NATIONAL, STRATIFIERS, dialect):
+        rows = duck.execute(duck_sql(statement.sql.text), list(statement.sql.params)).fetchall()
+        for result in statement.results(rows, period, engine.NATIONAL, {}):
+            totals[result.indicator_id] = (result.numerator, result.denominator)
+    return totals
+
+
+def backend_cpu_seconds() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend plus the server's exited child
+    processes (the parallel workers a statement started are children of the postmaster, reaped when
+    they finish); a local server only, None otherwise. Other sessions' finished processes would count
+    too: run the benchmark on a server of its own."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        backend = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        postmaster = Path(f"/proc/{backend[1]}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = int(backend[11]) + int(backend[12]) + int(postmaster[13]) + int(postmaster[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -137,14 +161,32 @@ def main() -> None:
     print(f"population: {Person.objects.count():,} persons; period {period}; "
           f"{len(engine.definitions())} indicators x (total + {len(STRATIFIERS)} stratifiers)")
 
-    pg_times = []
+    from django.db import connection
+
+    # Statistics as autovacuum keeps them on a live database (it may not have caught up with the
+    # bulk load yet): the timed runs should not depend on when it last ran.
+    def analyze() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+    analyze_seconds, _ = timed(analyze)
+    print(f"ANALYZE (not timed below): {analyze_seconds:.1f} s")
+    pg_times, cpu_times = [], []
     for _ in range(args.repeat):
+        backend_before, process_before = backend_cpu_seconds(), time.process_time()
         seconds, results = timed(lambda: engine.evaluate(period, by=STRATIFIERS))
+        backend_after, process_after = backend_cpu_seconds(), time.process_time()
         pg_times.append(seconds)
+        if backend_before is not None and backend_after is not None:
+            cpu_times.append((process_after - process_before, backend_after - backend_before))
     available = [r for r in results if r.available]
     strata = sum(len(rows) for r in available for rows in r.strata.values())
     print(f"PostgreSQL: {min(pg_times):.2f} s best of {args.repeat} ({', '.join(f'{t:.2f}' for t in pg_times)}); "
           f"{len(available)} available indicators, {strata:,} strata; target < 10 s")
+    if cpu_times:
+        print("    CPU seconds per run, Python process + PostgreSQL (backend and parallel workers): "
+              + ", ".join(f"{p:.2f} + {b:.2f} = {p + b:.2f}" for p, b in cpu_times)
+              + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for r in results:
         if not r.available:
             print(f"    not available: {r.indicator_id}: {r.reason}")
@@ -155,15 +197,20 @@ def main() -> None:
         duck = duckdb.connect()
         export_seconds, rows = timed(lambda: export_to_duckdb(duck, Path(folder)))
         print(f"export to DuckDB: {export_seconds:.1f} s, {sum(rows.values()):,} rows in {len(rows)} tables")
-        duck_times = []
+        duck_times, duck_cpu = [], []
         for _ in range(args.repeat):
-            seconds, (totals, _rows) = timed(lambda: run_on_duckdb(duck, period))
+            process_before = time.process_time()  # DuckDB runs in this process (all its threads)
+            seconds, totals = timed(lambda: run_on_duckdb(duck, period))
             duck_times.append(seconds)
-    ours = {r.indicator_id: r.denominator for r in available}
-    differ = {k for k in ours if ours[k] != totals.get(k)}
+            duck_cpu.append(time.process_time() - process_before)
+    ours = {r.indicator_id: (r.numerator, r.denominator) for r in available}
+    differ = {k for k in ours if ours[k] != totals.get(k)} | (set(totals) - set(ours))
     print(f"DuckDB: {min(duck_times):.2f} s best of {args.repeat} ({', '.join(f'{t:.2f}' for t in duck_times)}); "
-          f"same denominators as PostgreSQL: {'yes' if not differ else 'NO: ' + ', '.join(sorted(differ))}")
+          f"CPU seconds {', '.join(f'{c:.2f}' for c in duck_cpu)}; same totals (numerator, denominator) as "
+          f"PostgreSQL: {'yes' if not differ else 'NO: ' + ', '.join(sorted(differ))}")
     print(f"ratio PostgreSQL / DuckDB: {min(pg_times) / min(duck_times):.2f}x (aim <= 3x)")
+    if cpu_times:
+        print(f"ratio of CPU seconds (best runs): {min(p + b for p, b in cpu_times) / min(duck_cpu):.2f}x")
 
 
 if __name__ == "__main__":

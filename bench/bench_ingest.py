@@ -6,13 +6,22 @@
    validated (fhir.resources R4B), access-checked, scored, stored with its Observations and
    audited. Prints creates/s, latency p50/p95/p99, and ratios to the issue target (300/s) and
    to the figure a HAPI FHIR JPA user reported for bundle ingest (about 200 resources/s).
+   The clients share the machine's cores with the server and PostgreSQL, so each keeps one
+   keep-alive connection and sends pre-serialised bodies; the run also prints the CPU time per
+   create of the gunicorn workers, the PostgreSQL server (when local: its postmaster and
+   backends, read from /proc) and the clients — figures that other load on the machine does
+   not inflate the way it inflates wall-clock throughput.
 2. Bulk path: ``services.record_administrations`` storing 1,000 PHQ-9 administrations for one
    person, scored and committed, in-process. Ratio to the target (0.3 s) and to CamCOPS's
    reported 3.0 s for the same batch upload.
 
 Usage (PostgreSQL, an empty database):
     DATABASE_URL=postgres://postgres@127.0.0.1:54401/helhet_bench \\
-        .venv/bin/python bench/bench_ingest.py [--seconds 60] [--clients 8] [--workers 4]
+        .venv/bin/python bench/bench_ingest.py [--seconds 60] [--clients 8] [--workers 4] \\
+        [--worker-class sync|gthread --threads N] [--warm-up 3] [--no-preload]
+gunicorn runs with --preload (the application is imported once, before the workers fork) and the
+clients warm every worker up for --warm-up seconds before the measured window. After the run the
+whole audit chain is verified (``verify_chain``, as ``helhet audit verify``).
 Without DATABASE_URL it runs on a temporary SQLite file (not the production setup; say so when quoting).
 """
 
@@ -66,29 +75,87 @@ def _response(instrument: Any, pid: str, rng: random.Random, identifier: str) ->
 
 def _client(index: int, port: int, token: str, bodies: list[bytes], start_at: float, stop_at: float,
             queue: Any) -> None:
+    """One client: pre-serialised bodies over one keep-alive connection (reopened when the server closes it),
+    so that the client's own CPU, on the same 2 cores as the server, stays small. Reports its CPU time.
+
+    Until ``start_at`` it warms the server up (each worker's first requests build caches) unmeasured."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
-    while time.time() < start_at:
-        time.sleep(0.001)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     n = 0
+    cpu_began = time.process_time()
     while time.time() < stop_at:
+        if not latencies and not statuses and time.time() >= start_at:
+            cpu_began = time.process_time()  # warm-up over: measure from here
+        measured = time.time() >= start_at
         body = bodies[n % len(bodies)]
         n += 1
         began = time.perf_counter()
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
             connection.request("POST", "/fhir/QuestionnaireResponse", body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             status = response.status
-        except OSError:
+            if response.will_close:
+                connection.close()  # the next request reconnects (sync workers close every connection)
+        except (OSError, http.client.HTTPException):
             status = 0
-        finally:
             connection.close()
-        latencies.append((time.perf_counter() - began) * 1000)
-        statuses[status] = statuses.get(status, 0) + 1
-    queue.put((latencies, statuses))
+        if measured:
+            latencies.append((time.perf_counter() - began) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+    connection.close()
+    queue.put((latencies, statuses, time.process_time() - cpu_began))
+
+
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of these processes so far (Linux /proc); a process that is gone is left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # utime, stime, and cutime, cstime: the CPU of its children that have exited (a PostgreSQL backend
+        # closed after CONN_MAX_AGE ends up in the postmaster's), so that nothing is lost
+        seconds[pid] = sum(int(value) for value in fields[11:15]) / tick
+    return seconds
+
+
+def _cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds used since ``before`` by these processes (those started since then: all of theirs)."""
+    return sum(now - before.get(pid, 0.0) for pid, now in _cpu_seconds(pids).items())
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    if int(handle.read().rpartition(")")[2].split()[1]) == parent:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def _postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes (postmaster and backends), when it runs on this machine."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW data_directory")
+        data_directory = cursor.fetchone()[0]
+    try:
+        with open(Path(data_directory) / "postmaster.pid") as handle:
+            postmaster = int(handle.readline())
+    except (OSError, ValueError):
+        return []
+    return [postmaster, *_children(postmaster)]
 
 
 def _wait_for(port: int, timeout: float = 30) -> None:
@@ -113,6 +180,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=max(2, 2 * (os.cpu_count() or 1)))
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class: sync or gthread")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--no-preload", action="store_true", help="load the application in each worker after fork")
+    parser.add_argument("--warm-up", type=float, default=3.0, help="seconds of unmeasured requests first")
+    parser.add_argument("--gunicorn-config", help="a gunicorn config file to add (e.g. hooks that profile a worker)")
     parser.add_argument("--persons", type=int, default=400)
     parser.add_argument("--port", type=int, default=18431)
     parser.add_argument("--bulk-repeats", type=int, default=5)
@@ -180,7 +252,7 @@ def main() -> None:
         crng = random.Random(100 + index)
         per_client.append([json.dumps(_response(crng.choice(instruments), crng.choice(persons), crng,
                                                 f"{os.getpid()}-{index}-{n}")).encode()
-                           for n in range(int(args.seconds * 400 / args.clients) + 100)])
+                           for n in range(int((args.seconds + args.warm_up) * 400 / args.clients) + 100)])
     # In-process first: the application's own CPU per create (Django test client, no HTTP, one process).
     from django.test import Client
 
@@ -203,18 +275,29 @@ def main() -> None:
 
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "helhet.wsgi:application", "--workers", str(args.workers),
-         "--bind", f"127.0.0.1:{args.port}", "--log-level", "warning"],
+         "--worker-class", args.worker_class, "--threads", str(args.threads),
+         "--bind", f"127.0.0.1:{args.port}", "--log-level", "warning", *([] if args.no_preload else ["--preload"]),
+         *(["--config", args.gunicorn_config] if args.gunicorn_config else [])],
         cwd=ROOT, env=os.environ.copy(), start_new_session=True)
     try:
         _wait_for(args.port)
+        local_database = connection.vendor == "postgresql" and bool(_postgres_pids())
         queue: Any = multiprocessing.Queue()
-        start_at = time.time() + 1.0
+        start_at = time.time() + 1.0 + args.warm_up
         stop_at = start_at + args.seconds
         processes = [multiprocessing.Process(target=_client, args=(i, args.port, token, per_client[i], start_at,
                                                                     stop_at, queue)) for i in range(args.clients)]
         for process in processes:
             process.start()
+        while time.time() < start_at:
+            time.sleep(0.001)
+        workers = _children(server.pid)
+        server_before = _cpu_seconds(workers)
+        database_before = _cpu_seconds(_postgres_pids()) if local_database else {}
         results = [queue.get() for _ in processes]
+        # A worker restarted meanwhile, or a backend opened during the run, counts in full.
+        server_cpu = _cpu_since(server_before, sorted(set(workers) | set(_children(server.pid))))
+        database_cpu = _cpu_since(database_before, _postgres_pids()) if local_database else 0.0
         for process in processes:
             process.join()
     finally:
@@ -223,17 +306,31 @@ def main() -> None:
 
     latencies = sorted(v for r in results for v in r[0])
     statuses: dict[int, int] = {}
-    for _lat, status_counts in results:
+    client_cpu = sum(r[2] for r in results)
+    for _lat, status_counts, _cpu in results:
         for status, count in status_counts.items():
             statuses[status] = statuses.get(status, 0) + count
     created = statuses.get(201, 0)
     stored = Administration.objects.count() - before
     rate = created / args.seconds
     print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"API ingest: {args.clients} clients, {args.seconds:.0f} s, gunicorn {args.workers} sync workers, "
-          f"{connection.vendor}: {created} created ({stored} stored; statuses {dict(sorted(statuses.items()))})")
+    print(f"API ingest: {args.clients} clients, {args.seconds:.0f} s, gunicorn {args.workers} {args.worker_class} "
+          f"workers x {args.threads} threads, "
+          f"{connection.vendor}: {created} created ({stored} stored, with the warm-up's; statuses {dict(sorted(statuses.items()))})")
     print(f"  throughput {rate:.0f} creates/s; latency p50 {_percentile(latencies, 0.5):.1f} ms, "
           f"p95 {_percentile(latencies, 0.95):.1f} ms, p99 {_percentile(latencies, 0.99):.1f} ms")
+    per = max(created, 1)
+    print(f"  CPU per create: server workers {server_cpu * 1000 / per:.2f} ms, PostgreSQL "
+          f"{database_cpu * 1000 / per:.2f} ms{' (not measured: server not local)' if not local_database else ''}, "
+          f"clients {client_cpu * 1000 / per:.2f} ms; total {(server_cpu + database_cpu + client_cpu) * 1000 / per:.2f}"
+          f" ms → {os.cpu_count()} cores allow at most ~{(os.cpu_count() or 1) * per / max(server_cpu + database_cpu + client_cpu, 1e-9):.0f} creates/s")
+    from helhet.audit.services import verify_chain
+
+    began = time.perf_counter()
+    chain = verify_chain()  # every create appended to the chain concurrently: it must still verify end to end
+    print(f"  audit chain after the run: {chain.checked} entries, "
+          f"{'verified' if chain.ok else f'BROKEN at {chain.first_broken_seq}: {chain.problem}'} "
+          f"({time.perf_counter() - began:.1f} s)")
     print(f"  target {TARGET_PER_S:.0f}/s: ratio {rate / TARGET_PER_S:.2f}; HAPI FHIR JPA user report "
           f"~{HAPI_PER_S:.0f} resources/s (bundle ingest, other hardware): ratio {rate / HAPI_PER_S:.2f}")
 

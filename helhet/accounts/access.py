@@ -14,6 +14,7 @@ Every view, FHIR handler and CLI command that touches a person goes through
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,12 +62,49 @@ def _actor(user: User | None) -> tuple[str, str]:
     return user.get_username(), user.role
 
 
+# Placeholders for ids in the queries below, which are compiled once a day: they run on every access to a
+# person's data, and compiling the ORM query cost more than running it. Ids are never negative.
+_USER_SENTINEL, _PERSON_SENTINEL, _UNIT_SENTINEL = -7_300_001, -7_300_002, -7_310_000
+
+
+def _compiled(queryset: QuerySet[Any], sentinels: list[int]) -> tuple[str, tuple[Any, ...]]:
+    sql, params = queryset.query.sql_with_params()
+    if sorted(p for p in params if isinstance(p, int) and p in sentinels) != sorted(sentinels):  # pragma: no cover
+        raise RuntimeError("access query: unexpected parameters")
+    return sql, params
+
+
+def _run(compiled: tuple[str, tuple[Any, ...]], values: dict[int, int]) -> list[tuple[Any, ...]]:
+    sql, params = compiled
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values.get(p, p) if type(p) is int else p for p in params])
+        return cursor.fetchall()
+
+
+@functools.lru_cache(maxsize=8)
+def _unit_ids_sql(today: dt.date, vendor: str) -> tuple[str, tuple[Any, ...]]:
+    memberships = StaffMembership.objects.filter(user_id=_USER_SENTINEL).exclude(end_date__lt=today)
+    return _compiled(memberships.values_list("unit_id", flat=True), [_USER_SENTINEL])
+
+
+@functools.lru_cache(maxsize=32)
+def _episode_sql(day: dt.date, unit_count: int, vendor: str) -> tuple[str, tuple[Any, ...]]:
+    units = [_UNIT_SENTINEL - i for i in range(unit_count)]
+    episodes = (
+        responsible_episodes(day)
+        .filter(person_id=_PERSON_SENTINEL, unit_id__in=units)
+        .order_by("-start_date")
+        .values_list("pk", "unit_id", "unit__code", "status")[:1]
+    )
+    return _compiled(episodes, [_PERSON_SENTINEL, *units])
+
+
 def user_unit_ids(user: User) -> list[int]:
     """The units the user works in today (remembered on the user object for the rest of the request)."""
     cached: list[int] | None = getattr(user, "_helhet_unit_ids", None)
     if cached is None:
-        memberships = StaffMembership.objects.filter(user=user).exclude(end_date__lt=dt.date.today())
-        cached = list(memberships.values_list("unit_id", flat=True))
+        rows = _run(_unit_ids_sql(dt.date.today(), connection.vendor), {_USER_SENTINEL: user.pk})
+        cached = [row[0] for row in rows]
         user._helhet_unit_ids = cached  # type: ignore[attr-defined]
     return cached
 
@@ -80,20 +118,19 @@ def care_relationship(user: User, person: Person, day: dt.date | None = None) ->
         return None
     if user.role not in STAFF_ROLES:
         return None
-    episode = (
-        responsible_episodes(day)
-        .filter(person=person, unit_id__in=user_unit_ids(user))
-        .select_related("unit")
-        .order_by("-start_date")
-        .first()
-    )
-    if episode is None:
+    unit_ids = sorted(set(user_unit_ids(user)))
+    if not unit_ids:
         return None
+    values = {_PERSON_SENTINEL: person.pk, **{_UNIT_SENTINEL - i: unit for i, unit in enumerate(unit_ids)}}
+    rows = _run(_episode_sql(day or dt.date.today(), len(unit_ids), connection.vendor), values)
+    if not rows:
+        return None
+    episode_id, unit_id, unit_code, status = rows[0]
     return CareRelationship(
         kind="episode",
-        description=f"episode {episode.pk} in {episode.unit.code} ({episode.status})",
-        unit_id=episode.unit_id,
-        episode_id=episode.pk,
+        description=f"episode {episode_id} in {unit_code} ({status})",
+        unit_id=unit_id,
+        episode_id=episode_id,
     )
 
 
@@ -134,6 +171,27 @@ def open_person(
     detail: dict[str, Any] | None = None,
 ) -> tuple[Person, CareRelationship]:
     """Authorize one access to one person's data and audit it; raise AccessDenied otherwise."""
+    person, relationship, event = authorize_person(user, person, action=action, resource=resource, channel=channel,
+                                                   detail=detail)
+    record_one(event)
+    return person, relationship
+
+
+def authorize_person(
+    user: User,
+    person: Person | str,
+    *,
+    action: str = "read",
+    resource: str = "person",
+    channel: str = "web",
+    detail: dict[str, Any] | None = None,
+) -> tuple[Person, CareRelationship, AuditEvent]:
+    """``open_person`` for a write that appends its audit entry itself, last, in the write's transaction.
+
+    Refusals are audited as in ``open_person``; the allowed access is returned as the event the
+    caller must record (``audit.services.record``) before its transaction commits. Appending
+    last keeps the audit chain's lock for the shortest time.
+    """
     if isinstance(person, str):
         found = Person.objects.select_related("municipality").filter(pid=person).first()
         if found is None:
@@ -145,9 +203,9 @@ def open_person(
         raise _deny(user, pid=person.pid, action=action, resource=resource, channel=channel,
                     reason="no care relationship")
     actor, role = _actor(user)
-    record_one(AuditEvent(actor=actor, actor_role=role, action=action, resource=resource, person_pid=person.pid,
-                          purpose=relationship.description, channel=channel, detail=detail or {}))
-    return person, relationship
+    event = AuditEvent(actor=actor, actor_role=role, action=action, resource=resource, person_pid=person.pid,
+                       purpose=relationship.description, channel=channel, detail=detail or {})
+    return person, relationship, event
 
 
 def audit_person_list(user: User, pids: list[str], *, channel: str = "web", resource: str = "worklist",

@@ -59,7 +59,14 @@ from helhet.assessment.services import (
     score_questionnaire_response,
 )
 from helhet.fhir.errors import FhirError, Issue, invalid, not_found
-from helhet.fhir.registry import FhirContext, ResourceHandler, SearchResult, paginate, register
+from helhet.fhir.registry import (
+    FhirContext,
+    ResourceHandler,
+    SearchResult,
+    fetch_instance,
+    paginate,
+    register,
+)
 from helhet.persons.fhir_resources import PSEUDONYM_SYSTEM
 from helhet.persons.models import Person
 
@@ -360,7 +367,7 @@ class QuestionnaireResponseHandler(ResourceHandler):
             warnings.append(Issue("information", "informational",
                                   f"items without a counterpart in {scored.instrument.id} were stored but not "
                                   f"scored: {', '.join(extracted.ignored_link_ids)}"))
-        person = Person.objects.filter(pid=pid).first()
+        person = fetch_instance(Person, "WHERE t.pid = %s", [pid])  # plain SQL: on every create
         if person is None:  # refused (and audited) exactly like a person without a care relationship
             open_person(ctx.user, pid, action="create", resource="QuestionnaireResponse", channel=ctx.channel)
             raise not_found("Patient", pid)  # not reached: open_person refuses an unknown pid
@@ -381,6 +388,18 @@ class QuestionnaireResponseHandler(ResourceHandler):
         ctx.warnings.extend(warnings)
         return (questionnaire_response_resource(administration, person),
                 observation_resources(administration, administration.observations.all(), person))
+
+    # Bulk exchange (`helhet import` / `helhet export`): see helhet/assessment/bulk_import.py.
+
+    def import_batch(self, ictx: Any, items: list[Any]) -> None:
+        from helhet.assessment.bulk_import import import_questionnaire_responses
+
+        import_questionnaire_responses(self, ictx, items)
+
+    def export_resources(self, persons: QuerySet[Person]) -> Any:
+        from helhet.assessment.bulk_import import export_questionnaire_responses
+
+        return export_questionnaire_responses(persons)
 
 
 # ---------------------------------------------------------------------------

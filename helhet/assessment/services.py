@@ -17,12 +17,12 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Window
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.models import F, Model, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from helhet.accounts.access import AccessDenied, CareRelationship, open_person, system_event
+from helhet.accounts.access import AccessDenied, CareRelationship, authorize_person, open_person, system_event
 from helhet.accounts.models import User
 from helhet.assessment.fhir_mapping import (
     ExternalQuestionnaireMapping,
@@ -43,7 +43,7 @@ from helhet.assessment.models import (
     item_part,
 )
 from helhet.assessment.scoring import Answer, ScoreResult, ScoringError, _caseness, score_response
-from helhet.audit.services import record_one
+from helhet.audit.services import AuditEvent, record, record_one
 from helhet.organisations.models import ServiceUnit
 from helhet.persons.models import Person
 
@@ -185,6 +185,40 @@ def _authorize_write(*, user: User | None, person: Person, resource: str, channe
     return relationship
 
 
+def _authorize_write_deferred(*, user: User | None, person: Person, resource: str, channel: str,
+                              detail: dict[str, Any]) -> tuple[CareRelationship | None, AuditEvent]:
+    """As ``_authorize_write``, returning the audit event for the caller to record last in its transaction."""
+    if user is None:
+        return None, system_event("assessment", "create", person_pid=person.pid, detail=detail, resource=resource)
+    _person, relationship, event = authorize_person(user, person, action="create", resource=resource,
+                                                    channel=channel, detail=detail)
+    return relationship, event
+
+
+def insert_rows(objects: Sequence[Model]) -> None:
+    """INSERT new rows of one model in one statement, setting their keys: ``bulk_create`` without the ORM's
+    per-call query compilation, which costs more than the insert itself on the one-response API path.
+
+    Values go through each field's ``pre_save`` (auto_now_add) and ``get_db_prep_save``, as the ORM does.
+    No signals are sent (as with ``bulk_create``).
+    """
+    if not objects:
+        return
+    meta = objects[0]._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself: the proxy's look-up per field adds up
+    quote = db.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objects for f in fields]
+    with db.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+                       f"VALUES {', '.join([row] * len(objects))} RETURNING {quote(meta.pk.column)}", params)
+        keys = cursor.fetchall()
+    for obj, (key,) in zip(objects, keys, strict=True):
+        obj.pk = key
+        obj._state.adding, obj._state.db = False, db.alias
+
+
 def _unit(unit: ServiceUnit | None, relationship: CareRelationship | None) -> ServiceUnit | None:
     if unit is not None or relationship is None or relationship.unit_id is None:
         return unit
@@ -230,8 +264,10 @@ def record_administration(
 ) -> Administration:
     """Score and store one administration with its observations, authorized and audited; all or nothing.
 
-    The write is authorized and audited through ``open_person(action="create")`` in the same
-    transaction (``user=None``: a system event). ``unit`` defaults to the unit of the care
+    The write is authorized (``authorize_person(action="create")``, the check ``open_person`` makes)
+    before anything is written, and its audit entry is appended last in the same transaction
+    (``user=None``: a system event), so a rollback takes it back and the audit chain's lock is
+    held only from that append to the commit. ``unit`` defaults to the unit of the care
     relationship. Raises ScoringError for answers the instrument does not have (nothing
     touched), AccessDenied without a care relationship, DuplicateSubmission for a source
     identifier already stored for the person. The returned administration has its observation
@@ -241,19 +277,25 @@ def record_administration(
     _check_common(mode, administered_on, instrument_id)
     sex = scoring_sex(person)
     result = score_response(instrument, answers, sex=sex)
+    detail = {"instrument": instrument.id, "mode": mode}
     with _write_edge(person, [source_identifier] if source_identifier else []), transaction.atomic():
-        relationship = _authorize_write(user=user, person=person, resource="QuestionnaireResponse",
-                                        channel=channel, detail={"instrument": instrument.id, "mode": mode})
-        administration = Administration.objects.create(
+        # Authorized before anything is written; the audit entry is appended last, in the same transaction,
+        # so the audit chain's lock is held only from that append to the commit.
+        relationship, event = _authorize_write_deferred(user=user, person=person, resource="QuestionnaireResponse",
+                                                        channel=channel, detail=detail)
+        administration = Administration(
             person=person, instrument_id=instrument.id, instrument_version=instrument.version,
             administered_on=administered_on, answers=dict(result.answers), mode=mode,
             scored_sex=sex or "", recorded_by=user, unit=_unit(unit, relationship),
             source_identifier=source_identifier, questionnaire_url=questionnaire_url or instrument.url,
             declared_total=declared_total, source_resource=source_resource,
         )
-        rows = ScoreObservation.objects.bulk_create(observation_rows(administration, instrument, result))
+        insert_rows([administration])
+        rows = observation_rows(administration, instrument, result)
+        insert_rows(rows)
+        record([event], savepoint=False)
     # As prefetch_related would leave it: observations.all() then makes no query.
-    prefetched = ScoreObservation.objects.filter(administration=administration)
+    prefetched = ScoreObservation.objects.filter(administration_id=administration.pk)
     prefetched._result_cache = rows
     prefetched._prefetch_done = True  # type: ignore[attr-defined]
     administration._prefetched_objects_cache = {"observations": prefetched}  # type: ignore[attr-defined]

@@ -3,9 +3,15 @@
 One batch machinery serves both. Resources of a batch are handled type by type in dependency
 order (Patient before the resources that point to it), each type by its registered handler:
 handlers with an `import_batch(ictx, items)` method validate and write a whole batch with a
-few queries; any other handler (QuestionnaireResponse, owned by assessment) gets its own
-`create` call per resource. Records are matched on their identifiers, so importing the same
-data twice creates nothing new.
+few queries (on PostgreSQL new rows go through COPY, see `insert_rows`); any other handler gets
+its own `create` call per resource. Records are matched on their identifiers, so importing the
+same data twice creates nothing new. QuestionnaireResponse (assessment) imports in batches for a
+system import and per resource through `create` for an import as a user (see
+`helhet.assessment.bulk_import`).
+
+Structural validation against the R4B models, the costliest step, runs in worker processes ahead
+of the writer (`--workers`), which receives only a verdict per line; nested elements met before in
+the file are not validated twice (`_memoized_elements`).
 
 - A transaction Bundle is all-or-nothing: any rejected entry rolls the whole Bundle back.
 - An NDJSON file is imported in batches, each committed with its checkpoint (keyed by the
@@ -20,15 +26,19 @@ system command, audited with `system_event`.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Exists, JSONField, Model, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from helhet.accounts.access import (
     AccessDenied,
@@ -110,18 +120,28 @@ class ImportContext:
     touched: set[str] = field(default_factory=set)  # pids written in this batch, for the audit
     today: dt.date = field(default_factory=dt.date.today)
     _units: dict[str, ServiceUnit | None] = field(default_factory=dict)
+    _all_units: bool = False
 
     # Units --------------------------------------------------------------------------------------------
 
     def preload_units(self, codes: Iterable[str]) -> None:
         missing = {c for c in codes if c and c not in self._units}
+        if missing and not self._all_units and not self.api:
+            # A file import: the first unknown code loads the unit register (reference data: hundreds of rows)
+            # in one query rather than one query per code; codes missing from it are still looked up (a unit
+            # created since). The API's few resources per request look up their own codes only.
+            self._all_units = True
+            for unit in ServiceUnit.objects.order_by():
+                self._units.setdefault(unit.code, unit)
+            missing = {c for c in missing if c not in self._units}
         if missing:
             found = {u.code: u for u in ServiceUnit.objects.filter(code__in=missing)}
             for code in missing:
                 self._units[code] = found.get(code)
 
     def unit(self, code: str, where: str) -> ServiceUnit:
-        self.preload_units([code])
+        if code not in self._units:
+            self.preload_units([code])
         unit = self._units.get(code)
         if unit is None:
             raise Rejected(f"{where}: unknown unit {code!r}; use the code of a registered unit or team",
@@ -190,7 +210,9 @@ class ImportContext:
         registered by this import), which is how the registering unit gets its care relationship.
         """
         pids = {pid for _item, pid in items}
-        found = {p.pid: p for p in Person.objects.filter(pid__in=pids)}
+        # Handlers need the person's key, and the sex for scoring (any other field loads on first access)
+        found = {p.pid: p for p in Person.objects.filter(any_of(Person, "pid", pids)).only("pk", "pid", "sex")
+                 .order_by()}
         allowed: set[str] = set(found)
         if self.user is not None:
             if self.user.role not in STAFF_ROLES:
@@ -245,6 +267,21 @@ class ImportContext:
                             detail=detail)
         else:
             audit_person_list(self.user, pids, channel=self.channel, resource="FHIR import", detail=detail)
+
+
+def any_of(model: type[Model], column: str, values: Iterable[str]) -> Q | RawSQL:
+    """A filter `column IN values` for a batch's thousands of strings: one array parameter on PostgreSQL.
+
+    Django's `__in` sends one parameter per value, which psycopg splits into the query text and
+    PostgreSQL parses anew for every batch; `= ANY(%s)` is one parameter. The condition names the
+    model's table: use it in a query evaluated on its own, not as a subquery (whose aliases are renamed).
+    """
+    values = list(values)
+    if connection.vendor != "postgresql" or not values:
+        return Q(**{f"{column}__in": values})
+    quote = connection.ops.quote_name
+    return RawSQL(f"{quote(model._meta.db_table)}.{quote(column)} = ANY(%s::text[])", ([str(v) for v in values],),
+                  output_field=BooleanField())
 
 
 # Small parsing helpers shared by the handlers -------------------------------------------------------------
@@ -323,6 +360,70 @@ def validate_r4b(resource: dict[str, Any], model: Any) -> None:
         else:
             message = str(exc).splitlines()[0]
         raise invalid_resource(f"not a valid FHIR R4 {resource.get('resourceType')}: {message}") from None
+
+
+# Writing ----------------------------------------------------------------------------------------------------
+
+
+def _column_defaults(model: type[Model]) -> list[tuple[str, str, Any, bool]]:
+    """(column, "now" | "call" | "value", default, is a JSON column) for every column of the model but its id."""
+    columns = []
+    for model_field in model._meta.concrete_fields:
+        if model_field.primary_key:
+            continue
+        if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
+            kind, default = "now", None
+        elif model_field.has_default() and callable(model_field.default):
+            kind, default = "call", model_field.get_default
+        else:  # a constant default, or what the field gives without one ("" for text, else None)
+            kind, default = "value", model_field.get_default()
+        columns.append((model_field.attname, kind, default, isinstance(model_field, JSONField)))
+    return columns
+
+
+def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert new records (column attname -> value) and return their ids, in order.
+
+    Columns not given take their field default (auto_now fields: now), as bulk_create gives them. On
+    PostgreSQL the ids are taken from the sequence and the rows go through COPY: about a fifth of
+    bulk_create's per-field work for a batch of thousands; elsewhere bulk_create. Call it in a transaction.
+    """
+    if not rows:
+        return []
+    manager = model._default_manager
+    if connection.vendor != "postgresql":
+        created = manager.bulk_create([model(**row) for row in rows])
+        return [int(obj.pk) for obj in created]
+    from psycopg import errors as pg_errors
+    from psycopg.types.json import Jsonb
+
+    columns = _column_defaults(model)
+    table = model._meta.db_table
+    quoted = connection.ops.quote_name
+    now = timezone.now()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [table, model._meta.pk.column, len(rows)])  # type: ignore[union-attr]
+            ids = [int(row[0]) for row in cursor.fetchall()]
+            names = ", ".join(quoted(name) for name in (model._meta.pk.column, *(c[0] for c in columns)))  # type: ignore[union-attr]
+            with cursor.cursor.copy(f"COPY {quoted(table)} ({names}) FROM STDIN") as copy:
+                for pk, row in zip(ids, rows, strict=True):
+                    values: list[Any] = [pk]
+                    for name, kind, default, is_json in columns:
+                        if name in row:
+                            value = row[name]
+                        else:
+                            value = now if kind == "now" else default() if kind == "call" else default
+                        if is_json and value is not None:
+                            value = Jsonb(value)
+                        elif isinstance(value, enum.Enum):
+                            value = value.value
+                        values.append(value)
+                    copy.write_row(values)
+    except pg_errors.IntegrityError as exc:  # the raw cursor bypasses Django's error translation
+        raise IntegrityError(str(exc)) from exc
+    return ids
 
 
 # Patient --------------------------------------------------------------------------------------------------
@@ -406,7 +507,10 @@ class PatientImporter:
                 item.done("skipped", f"Patient/{person.pid}")
                 self._remember(ictx, item, person)
         if to_create:
-            Person.objects.bulk_create([p for _i, p in to_create])
+            ids = insert_rows(Person, [{name: getattr(p, name) for name in PERSON_COLUMNS}
+                                       for _i, p in to_create])
+            for (_item, person), pk in zip(to_create, ids, strict=True):
+                person.pk = pk
         if to_update:
             Person.objects.bulk_update([p for _i, p in to_update], ["given_name", "family_name", "sex",
                                                                      "municipality_id", "birth_year",
@@ -466,6 +570,9 @@ class PatientImporter:
 
 
 PATIENTS = PatientImporter()
+# What an import sets on a new Person; the rest (created_at, district, ...) takes its default.
+PERSON_COLUMNS = ("pid", "nin_hash", "nin_encrypted", "given_name", "family_name", "sex", "municipality_id",
+                  "birth_year", "consent_next_of_kin", "consent_research")
 
 
 # One batch ------------------------------------------------------------------------------------------------
@@ -730,30 +837,102 @@ def _parse_line(number: int, raw: bytes) -> ImportItem:
 
 
 # Structural validation is the costliest step of an import (pydantic models of fhir.resources); worker
-# processes do it for the next batches while this process writes the current one.
+# processes do it for the next batches while this process writes the current one. A worker sends back
+# only its verdict per line (pickling parsed resources back would cost more than parsing them again).
 R4B_MODELS = {"Patient": "patient", "EpisodeOfCare": "episodeofcare", "ServiceRequest": "servicerequest",
-              "Encounter": "encounter", "CarePlan": "careplan", "CareTeam": "careteam"}
+              "Encounter": "encounter", "CarePlan": "careplan", "CareTeam": "careteam",
+              "QuestionnaireResponse": "questionnaireresponse"}
+_MODEL_CACHE: dict[str, Any] = {}
 
 
 def _r4b_model(resource_type: str) -> Any:
-    import importlib
+    model = _MODEL_CACHE.get(resource_type)
+    if model is None:
+        import importlib
 
-    module = importlib.import_module(f"fhir.resources.R4B.{R4B_MODELS[resource_type]}")
-    return getattr(module, resource_type)
+        module = importlib.import_module(f"fhir.resources.R4B.{R4B_MODELS[resource_type]}")
+        model = _MODEL_CACHE[resource_type] = getattr(module, resource_type)
+    return model
 
 
-def parse_chunk(chunk: list[tuple[int, bytes]]) -> list[ImportItem]:
-    """Parse and validate raw lines (in a worker process): items, rejected or marked as validated."""
-    items = []
-    for number, raw in chunk:
-        item = _parse_line(number, raw)
-        if not item.outcome and item.resource_type in R4B_MODELS:
-            try:
-                validate_r4b(item.resource, _r4b_model(item.resource_type))
+# Bulk files repeat the same elements (a unit's reference, a coding, an extension) thousands of times.
+# fhir.resources validates each nested element by its class's `model_validate`, which depends on nothing but
+# the class and the element's JSON: while a chunk is validated, a successful result is remembered by
+# (class, repr of the element's JSON) and given back for the same element, which the enclosing model then
+# accepts as it accepts a freshly validated instance. Failures are never remembered, so every element is
+# still validated and every error still reported. The memory is bounded (pruned when full).
+_ELEMENT_MEMO: dict[tuple[type, str], Any] = {}
+_MEMO_HITS: set[tuple[type, str]] = set()
+MAX_MEMO = 20_000
+
+
+@contextmanager
+def _memoized_elements() -> Iterator[None]:
+    from fhir_core.types import FhirBase
+
+    original = FhirBase.__dict__["fhir_model_validator"]
+    validate = original.__func__
+
+    def memoized(cls: Any, value: Any, model_klass: type) -> Any:
+        if type(value) is not dict:
+            return validate(cls, value, model_klass)
+        key = (model_klass, repr(value))
+        found = _ELEMENT_MEMO.get(key)
+        if found is not None:
+            _MEMO_HITS.add(key)
+            return found
+        found = validate(cls, value, model_klass)
+        if len(_ELEMENT_MEMO) >= MAX_MEMO:  # full: keep what was met again (units, codings), drop the rest
+            kept = {k: _ELEMENT_MEMO[k] for k in _MEMO_HITS} if len(_MEMO_HITS) < MAX_MEMO // 2 else {}
+            _ELEMENT_MEMO.clear()
+            _ELEMENT_MEMO.update(kept)
+            _MEMO_HITS.clear()
+        _ELEMENT_MEMO[key] = found
+        return found
+
+    FhirBase.fhir_model_validator = classmethod(memoized)  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        FhirBase.fhir_model_validator = original  # type: ignore[method-assign]
+
+
+def _validate_items(items: list[ImportItem]) -> None:
+    """Check parsed items of the R4B-validated types against their models: marked validated, or rejected."""
+    with _memoized_elements():
+        for item in items:
+            if not item.outcome and item.resource_type in R4B_MODELS:
+                try:
+                    validate_r4b(item.resource, _r4b_model(item.resource_type))
+                    item.validated = True
+                except Rejected as exc:
+                    item.reject(exc)
+
+
+def validate_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple[bool, str]]:
+    """Validate raw lines (in a worker process): (validated, rejection message) per line.
+
+    (False, "") for a line this step does not judge (not JSON, not a resource, or a type validated by its
+    own handler): the writer parses it again and decides.
+    """
+    items = [_parse_line(number, raw) for number, raw in chunk]
+    _validate_items(items)
+    return [(item.validated, item.message if item.resource_type in R4B_MODELS else "") for item in items]
+
+
+def parse_chunk(chunk: list[tuple[int, bytes]], verdicts: list[tuple[bool, str]] | None = None
+                ) -> list[ImportItem]:
+    """Parse raw lines into items, rejected or marked as validated (by `verdicts` from a worker, or here)."""
+    items = [_parse_line(number, raw) for number, raw in chunk]
+    if verdicts is None:
+        _validate_items(items)
+        return items
+    for item, (validated, message) in zip(items, verdicts, strict=True):
+        if not item.outcome:
+            if validated:
                 item.validated = True
-            except Rejected as exc:
-                item.reject(exc)
-        items.append(item)
+            elif message:
+                item.reject(invalid_resource(message))
     return items
 
 
@@ -786,15 +965,15 @@ def _read_batches(handle: IO[bytes], start_line: int, batch_size: int, workers: 
 
     # fork: the workers inherit the loaded models and never touch the database
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pending: deque[tuple[Any, int, int]] = deque()
+        pending: deque[tuple[Any, list[tuple[int, bytes]], int, int]] = deque()
         for chunk, last, offset in raw:
-            pending.append((pool.apply_async(parse_chunk, (chunk,)), last, offset))
+            pending.append((pool.apply_async(validate_chunk, (chunk,)), chunk, last, offset))
             if len(pending) > workers * 2:  # bounded read-ahead: memory stays flat in the file size
-                result, done_last, done_offset = pending.popleft()
-                yield result.get(), done_last, done_offset
+                result, done_chunk, done_last, done_offset = pending.popleft()
+                yield parse_chunk(done_chunk, result.get()), done_last, done_offset
         while pending:
-            result, done_last, done_offset = pending.popleft()
-            yield result.get(), done_last, done_offset
+            result, done_chunk, done_last, done_offset = pending.popleft()
+            yield parse_chunk(done_chunk, result.get()), done_last, done_offset
 
 
 def import_ndjson_file(path: str, *, user: User | None, batch_size: int = DEFAULT_BATCH,

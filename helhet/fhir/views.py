@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from helhet.accounts.access import AccessDenied
+from helhet.accounts.models import User
 from helhet.fhir.errors import FhirError, Issue, invalid, operation_outcome
 from helhet.fhir.models import ApiClient, hash_token
-from helhet.fhir.registry import BUNDLE_PROCESSOR, HANDLERS, FhirContext, ResourceHandler
+from helhet.fhir.registry import BUNDLE_PROCESSOR, HANDLERS, FhirContext, ResourceHandler, fetch_instance
 
 logger = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
@@ -30,15 +31,20 @@ def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
     return response
 
 
+# Plain SQL (fetch_instance): this runs on every API call, and compiling the ORM query cost more than running it.
+_TOKEN_USER_SQL = (f"JOIN {ApiClient._meta.db_table} c ON c.user_id = t.id "
+                   "WHERE c.token_hash = %s AND c.active = %s AND t.is_active = %s")
+
+
 def _authenticate(request: HttpRequest) -> FhirContext:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise FhirError(401, "login", "a Bearer token is required (Authorization: Bearer <token>)")
-    client = ApiClient.objects.select_related("user").filter(token_hash=hash_token(token.strip()), active=True).first()
-    if client is None or not client.user.is_active:
+    user = fetch_instance(User, _TOKEN_USER_SQL, [hash_token(token.strip()), True, True])
+    if user is None:  # no such token, a revoked client, or a deactivated service account
         raise FhirError(401, "login", "the Bearer token is not valid")
-    return FhirContext(user=client.user, base_url=request.build_absolute_uri("/fhir/").rstrip("/"))
+    return FhirContext(user=user, base_url=request.build_absolute_uri("/fhir/").rstrip("/"))
 
 
 def _handler(resource_type: str) -> ResourceHandler:

@@ -11,6 +11,7 @@ identifier, so sending the same resource twice changes nothing. Units are logica
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.db import transaction
-from django.db.models import CharField, Model, Q, QuerySet, Value
+from django.db.models import CharField, Choices, Model, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from fhir.resources.R4B.careplan import CarePlan as CarePlanModel
 from fhir.resources.R4B.careteam import CareTeam as CareTeamModel
@@ -33,9 +34,11 @@ from helhet.fhir.bulk import (
     ImportContext,
     ImportItem,
     Rejected,
+    any_of,
     coding_code,
     extension_value,
     first_identifier,
+    insert_rows,
     invalid_resource,
     not_future,
     parse_date,
@@ -225,10 +228,12 @@ class PathwayHandler(ResourceHandler):
     def existing(self, rows: list[Row]) -> dict[Any, Any]:
         keys = [row.key for row in rows if row.key]
         return {obj.identifier: obj for obj in self.model._default_manager.filter(  # type: ignore[attr-defined]
-            identifier__in=keys)}
+            any_of(self.model, "identifier", keys))}
 
-    def new_object(self, row: Row) -> Any:
-        return self.model(person=row.person, identifier=row.key, **row.fields)
+    def new_row(self, row: Row) -> dict[str, Any]:
+        """The columns of a new record (attnames), for `bulk.insert_rows`."""
+        assert row.person is not None
+        return {"person_id": row.person.pk, "identifier": row.key, **row.fields}
 
     def import_batch(self, ictx: ImportContext, items: list[ImportItem]) -> None:
         rows: list[Row] = []
@@ -253,13 +258,14 @@ class PathwayHandler(ResourceHandler):
         changed_fields: set[str] = set()
         seen: dict[Any, Row] = {}
         done: list[tuple[Row, Any, str]] = []
+        repeated: list[tuple[Row, Row]] = []  # the same resource twice in a batch: (again, first)
         for row in rows:
             if row.item.outcome:
                 continue
             if row.key in seen:
                 if seen[row.key].fields == row.fields and seen[row.key].pid == row.pid:
                     row.item.done("skipped", "")
-                    done.append((row, seen[row.key], "skipped"))
+                    repeated.append((row, seen[row.key]))
                 else:
                     row.item.reject(Rejected(f"identifier {row.key!r} appears twice with different content"))
                 continue
@@ -280,14 +286,17 @@ class PathwayHandler(ResourceHandler):
                 to_update[obj.pk] = obj
                 changed_fields |= set(changes)
             done.append((row, obj, "updated" if changes else "skipped"))
-        created = self.model._default_manager.bulk_create(  # type: ignore[attr-defined]
-            [self.new_object(row) for row in to_create])
-        done.extend((row, obj, "created") for row, obj in zip(to_create, created, strict=True))
         if to_update:
             self.model._default_manager.bulk_update(  # type: ignore[attr-defined]
                 list(to_update.values()), sorted(changed_fields))
-        for row, obj, outcome in done:
-            row.item.done(outcome, f"{self.resource_type}/{self.fhir_id(obj)}")
+        located = [(row, self.fhir_id(obj), outcome) for row, obj, outcome in done]
+        created = insert_rows(self.model, [self.new_row(row) for row in to_create])
+        located.extend((row, f"{self.id_prefix}{pk}", "created") for row, pk in zip(to_create, created, strict=True))
+        for row, fhir_id, outcome in located:
+            row.item.done(outcome, f"{self.resource_type}/{fhir_id}")
+        for row, first in repeated:
+            row.item.done("skipped", first.item.location)
+        for row, _fhir_id, _outcome in [*located, *((again, "", "") for again, _first in repeated)]:
             if row.item.full_url:
                 ictx.urns[row.item.full_url] = row.item.location
             ictx.touched.add(row.pid)
@@ -297,18 +306,22 @@ class PathwayHandler(ResourceHandler):
         wanted = [(row, name, ref) for row in rows for name, ref in row.refs.items()]
         if not wanted:
             return
-        by_pk = {str(e.pk): e for e in EpisodeOfCare.objects.filter(
-            pk__in=[int(v) for _r, _n, (k, v) in wanted if k == "pk" and v.isdigit()])}
-        by_identifier = {e.identifier: e for e in EpisodeOfCare.objects.filter(
-            identifier__in=[v for _r, _n, (k, v) in wanted if k == "identifier"])}
+        pks = [int(v) for _r, _n, (k, v) in wanted if k == "pk" and v.isdigit()]
+        identifiers = [v for _r, _n, (k, v) in wanted if k == "identifier"]
+        # (pk, person id) of each episode, by its id and by its identifier
+        by_pk = {str(pk): (pk, person_id) for pk, person_id in EpisodeOfCare.objects.filter(
+            pk__in=pks).values_list("pk", "person_id")} if pks else {}
+        by_identifier = {identifier: (pk, person_id) for pk, identifier, person_id in EpisodeOfCare.objects.filter(
+            any_of(EpisodeOfCare, "identifier", identifiers)).values_list("pk", "identifier", "person_id")
+        } if identifiers else {}
         for row, name, (kind, value) in wanted:
             episode = (by_pk if kind == "pk" else by_identifier).get(value)
             assert row.person is not None
-            if episode is None or episode.person_id != row.person.pk:
+            if episode is None or episode[1] != row.person.pk:
                 row.item.reject(Rejected(f"episodeOfCare: EpisodeOfCare {value!r} is not known for this patient",
                                          code="not-found"))
                 continue
-            row.fields[name] = episode.pk
+            row.fields[name] = episode[0]
 
     def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
         """Every record of these persons; records without an exchange identifier get one first (stable ids)."""
@@ -321,8 +334,14 @@ class PathwayHandler(ResourceHandler):
             yield self.to_resource(obj)
 
 
+@functools.cache
+def _codes(choices: type[Choices]) -> tuple[str, ...]:
+    """The codes of a choices class (`Choices.values` builds a new list on every access)."""
+    return tuple(choices.values)
+
+
 def _status_code(value: Any, allowed: Iterable[str], where: str) -> str:
-    if value not in set(allowed):
+    if value not in allowed:
         raise Rejected(f"{where}: {value!r} is not supported here; use one of {', '.join(allowed)}", code="value")
     return str(value)
 
@@ -354,7 +373,7 @@ class EpisodeOfCareHandler(PathwayHandler):
 
     def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
         resource = item.resource
-        status = _status_code(resource.get("status"), EpisodeStatus.values, "EpisodeOfCare.status")
+        status = _status_code(resource.get("status"), _codes(EpisodeStatus), "EpisodeOfCare.status")
         pid = ictx.patient_pid(resource.get("patient"), "EpisodeOfCare.patient")
         unit = ictx.unit(unit_code(resource.get("managingOrganization"), "EpisodeOfCare.managingOrganization"),
                          "EpisodeOfCare.managingOrganization")
@@ -420,7 +439,7 @@ class ServiceRequestHandler(PathwayHandler):
         resource = item.resource
         status = extension_value(resource, "referral-status", "valueCode") or FHIR_REFERRAL_STATUS.get(
             resource.get("status", ""))
-        status = _status_code(status, ReferralStatus.values, "ServiceRequest referral status")
+        status = _status_code(status, _codes(ReferralStatus), "ServiceRequest referral status")
         pid = ictx.patient_pid(resource.get("subject"), "ServiceRequest.subject")
         performers = resource.get("performer") or []
         if not performers:
@@ -451,12 +470,12 @@ class ServiceRequestHandler(PathwayHandler):
         if status == ReferralStatus.REJECTED:
             if not reason:
                 raise Rejected("a rejected referral needs a rejection-reason", code="required")
-            _status_code(reason, RejectionReason.values, "rejection-reason")
+            _status_code(reason, _codes(RejectionReason), "rejection-reason")
             if reason == RejectionReason.OTHER and not note:
                 raise Rejected("rejection-reason 'other' needs a rejection-note", code="required")
         pathway = coding_code(resource.get("code"), PATHWAY_TYPE_SYSTEM) or ""
         if pathway:
-            _status_code(pathway, PathwayType.values, "ServiceRequest.code (pakkeforløp)")
+            _status_code(pathway, _codes(PathwayType), "ServiceRequest.code (pakkeforløp)")
         return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields={
             "from_unit_id": from_unit_id, "from_description": from_description, "to_unit_id": to_unit.pk,
             "status": status, "sent_date": sent, "received_date": received, "assessed_date": assessed,
@@ -528,7 +547,7 @@ class EncounterHandler(PathwayHandler):
                         kind == EncounterKind.ADMISSION else "Encounter.period.end is before its start")
         mode = coding_code(resource.get("type"), CONTACT_MODE_SYSTEM) or {
             "HH": ContactMode.HOME_VISIT, "VR": ContactMode.VIDEO}.get(str(klass), ContactMode.FACE_TO_FACE)
-        _status_code(mode, ContactMode.values, "Encounter.type (contact mode)")
+        _status_code(mode, _codes(ContactMode), "Encounter.type (contact mode)")
         staff = extension_value(resource, "staff-count", "valueInteger") or 1
         if not 1 <= int(staff) <= 20:
             raise Rejected("staff-count must be between 1 and 20", code="value")
@@ -539,7 +558,7 @@ class EncounterHandler(PathwayHandler):
         housing = coding_code((resource.get("hospitalization") or {}).get("dischargeDisposition"),
                               HOUSING_SYSTEM) or ""
         if housing:
-            _status_code(housing, HousingStatus.values, "hospitalization.dischargeDisposition (housing)")
+            _status_code(housing, _codes(HousingStatus), "hospitalization.dischargeDisposition (housing)")
         refs: dict[str, tuple[str, str]] = {}
         episodes = resource.get("episodeOfCare") or []
         fields: dict[str, Any] = {"unit_id": unit.pk, "kind": kind, "mode": mode, "start_date": start,
@@ -621,7 +640,7 @@ class CarePlanHandler(PathwayHandler):
                            f"{INDIVIDUAL_PLAN})", code="not-supported", status=400)
         status = extension_value(resource, "plan-status", "valueCode") or FHIR_PLAN_STATUS.get(
             resource.get("status", ""))
-        status = _status_code(status, PlanStatus.values, "CarePlan plan-status")
+        status = _status_code(status, _codes(PlanStatus), "CarePlan plan-status")
         pid = ictx.patient_pid(resource.get("subject"), "CarePlan.subject")
         day = parse_date(resource.get("created"), "CarePlan.created")
         not_future(day, "CarePlan.created", ictx)
@@ -746,8 +765,9 @@ class CoordinatorPart(PathwayHandler):
                                            start_date__in={row.key[1] for row in rows}).select_related("person")
         return {(c.person.pid, c.start_date, c.name): c for c in found}
 
-    def new_object(self, row: Row) -> Any:
-        return Coordinator(person=row.person, name=row.key[2], start_date=row.key[1], **row.fields)
+    def new_row(self, row: Row) -> dict[str, Any]:
+        assert row.person is not None
+        return {"person_id": row.person.pk, "name": row.key[2], "start_date": row.key[1], **row.fields}
 
     def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
         for obj in self.queryset().filter(person__in=persons).order_by("pk").iterator(chunk_size=2000):

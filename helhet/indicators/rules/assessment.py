@@ -7,8 +7,10 @@ from typing import Any
 
 from helhet.indicators.definitions import IndicatorDefinition, Period
 from helhet.indicators.rules.base import (
+    NULL_SQL,
     Dialect,
     Rule,
+    Shared,
     Sql,
     placeholders,
     rule,
@@ -16,7 +18,12 @@ from helhet.indicators.rules.base import (
     text_list,
     whole_number,
 )
-from helhet.indicators.rules.pathways import MENTAL_HEALTH_UNIT_KINDS, episode_active_on, first_episodes_sql
+from helhet.indicators.rules.pathways import (
+    MENTAL_HEALTH_UNIT_KINDS,
+    active_persons_sql,
+    episode_active_on,
+    first_episodes_sql,
+)
 
 ADMINISTRATION = "assessment.Administration"
 SCORE = "assessment.ScoreObservation"
@@ -64,7 +71,7 @@ def _screening(definition: IndicatorDefinition, period: Period, dialect: Dialect
     kinds = ", ".join(f"'{k}'" for k in MENTAL_HEALTH_UNIT_KINDS)
     # Each person once, by the first mental health episode started in the period.
     first = first_episodes_sql(f"u.kind IN ({kinds}) AND e.start_date >= {d} AND e.start_date <= {d}",
-                               f"JOIN {table('organisations', 'ServiceUnit')} u ON u.id = e.unit_id")
+                               f"JOIN {table('organisations', 'ServiceUnit')} u ON u.id = e.unit_id", dialect)
     text = f"""
         SELECT f.person_id AS person_id, f.unit_id AS unit_id,
             CASE WHEN {_recorded_within('f', alcohol, 'f.first_start', '%s', dialect)}
@@ -97,7 +104,7 @@ def _integrated(definition: IndicatorDefinition, period: Period, dialect: Dialec
     text = f"""
         SELECT f.person_id AS person_id, f.unit_id AS unit_id,
             CASE WHEN {conditions} THEN 1 ELSE 0 END AS num, NULL AS val
-        FROM ({first_episodes_sql("1 = 1")}) f
+        FROM ({first_episodes_sql("1 = 1", dialect=dialect)}) f
         WHERE f.first_start >= {d} AND f.first_start <= {d} AND {dialect.add_days('f.first_start', '%s')} < {d}"""
     params: list[Any] = []
     for group in groups:
@@ -118,7 +125,7 @@ rule(Rule(
 # 3. Somatic health check in the last 12 months (all active episodes; ACT/FACT teams separately)
 
 
-def _somatic(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+def _somatic_shared(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Shared:
     d = dialect.date_param()
     lookback = whole_number(definition, "lookback_days", 365)
     instrument = str(definition.parameters.get("instrument", "somatic-health"))
@@ -126,32 +133,34 @@ def _somatic(definition: IndicatorDefinition, period: Period, dialect: Dialect) 
     episodes = table("pathways", "EpisodeOfCare")
     units = table("organisations", "ServiceUnit")
     if kinds:
-        # The team: the person's most recently started ACT/FACT episode active on the last day.
-        unit_sql = (f"(SELECT t.unit_id FROM {episodes} t JOIN {units} tu ON tu.id = t.unit_id "
-                    f"WHERE t.person_id = a.person_id AND tu.kind IN ({placeholders(kinds)}) "
-                    f"AND {episode_active_on('t', d)} ORDER BY t.start_date DESC, t.id DESC LIMIT 1)")
-        unit_params: tuple[Any, ...] = (*kinds, period.end, period.end)
-        restrict = f"JOIN {units} u ON u.id = e.unit_id AND u.kind IN ({placeholders(kinds)})"
-        restrict_params: tuple[Any, ...] = kinds
+        # Persons with an ACT/FACT episode active on the last day; the team: the most recently started
+        # of those episodes (ties to the higher id). Ranked in one pass, not looked up per person.
+        population = Sql(
+            f"""SELECT ranked.person_id AS person_id, ranked.unit_id AS unit_id
+            FROM (SELECT e.person_id, e.unit_id,
+                    ROW_NUMBER() OVER (PARTITION BY e.person_id ORDER BY e.start_date DESC, e.id DESC) AS rank_
+                  FROM {episodes} e JOIN {units} u ON u.id = e.unit_id AND u.kind IN ({placeholders(kinds)})
+                  WHERE {episode_active_on('e', d)}) ranked
+            WHERE ranked.rank_ = 1""",
+            (*kinds, period.end, period.end))
     else:
-        unit_sql, unit_params = "CAST(NULL AS BIGINT)", ()
-        restrict, restrict_params = "", ()
+        # Everyone in active care (shared with 10a).
+        population = active_persons_sql(period, dialect)
     # The check counts when done in the lookback window that ends on the period's last day.
-    text = f"""
-        SELECT a.person_id AS person_id, {unit_sql} AS unit_id,
-            CASE WHEN EXISTS (SELECT 1 FROM {_administrations()} ad WHERE ad.person_id = a.person_id
-                AND ad.instrument_id = %s AND ad.administered_on <= {d}
-                AND ad.administered_on > {dialect.add_days(d, '%s')}) THEN 1 ELSE 0 END AS num, NULL AS val
-        FROM (SELECT DISTINCT e.person_id AS person_id FROM {episodes} e {restrict}
-              WHERE {episode_active_on('e', d)}) a"""
-    params = (*unit_params, instrument, period.end, period.end, -lookback, *restrict_params, period.end, period.end)
-    return Sql(text, params)
+    num = (f"CASE WHEN EXISTS (SELECT 1 FROM {_administrations()} ad WHERE ad.person_id = x.person_id "
+           f"AND ad.instrument_id = %s AND ad.administered_on <= {d} "
+           f"AND ad.administered_on > {dialect.add_days(d, '%s')}) THEN 1 ELSE 0 END")
+    return Shared(population, Sql(""), Sql(num, (instrument, period.end, period.end, -lookback)), NULL_SQL)
+
+
+def _somatic(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+    return _somatic_shared(definition, period, dialect).items()
 
 
 rule(Rule(
     key="somatic_check_within_lookback", models=("pathways.EpisodeOfCare", ADMINISTRATION),
     attributes_to_latest_unit=True,
-    fields=_ADMINISTRATION_FIELDS, items=_somatic,
+    fields=_ADMINISTRATION_FIELDS, items=_somatic, shared=_somatic_shared,
     data_present=lambda definition, dialect: Sql(
         f"SELECT 1 FROM {_administrations()} WHERE instrument_id = %s LIMIT 1",
         (str(definition.parameters.get("instrument", "somatic-health")),)),
@@ -205,22 +214,28 @@ def _improvement_threshold(definition: IndicatorDefinition) -> tuple[float, bool
     return float(needed), instrument.scoring.higher_is_worse
 
 
-def _outcome(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+def _outcome_shared(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Shared:
+    """The first/latest score pairs of an instrument's part (shared by its change, reliable improvement
+    and recovery indicators) and this indicator's part of them."""
     pairs, params = _pairs_sql(definition, period, dialect)
-    extra: tuple[Any, ...]
+    population = Sql(f"""SELECT o.person_id AS person_id, CAST(NULL AS BIGINT) AS unit_id, o.first_value AS first_value,
+            o.first_case AS first_case, o.last_value AS last_value, o.last_case AS last_case
+        FROM ({pairs}) o""", params)
     if definition.source_rule == "outcome_change":
-        select, extra, where = f"NULL AS num, {dialect.real('x.last_value - x.first_value')} AS val", (), ""
-    elif definition.source_rule == "outcome_reliable_improvement":
+        return Shared(population, Sql(""), NULL_SQL, Sql(dialect.real("x.last_value - x.first_value")))
+    if definition.source_rule == "outcome_reliable_improvement":
         needed, higher_is_worse = _improvement_threshold(definition)
         improvement = "x.first_value - x.last_value" if higher_is_worse else "x.last_value - x.first_value"
         # A small tolerance: scores of mean-scored instruments are rounded decimals.
-        select = f"CASE WHEN {improvement} >= %s - 0.000001 THEN 1 ELSE 0 END AS num, NULL AS val"
-        extra, where = (needed,), ""
-    else:  # outcome_recovery: at caseness first, below it at the latest score
-        select = "CASE WHEN x.last_case = %s THEN 1 ELSE 0 END AS num, NULL AS val"
-        extra, where = (False,), " WHERE x.first_case = %s AND x.last_case IS NOT NULL"
-    text = f"SELECT x.person_id AS person_id, CAST(NULL AS BIGINT) AS unit_id, {select} FROM ({pairs}) x{where}"
-    return Sql(text, (*extra, *params, *((True,) if where else ())))
+        return Shared(population, Sql(""), Sql(f"CASE WHEN {improvement} >= %s - 0.000001 THEN 1 ELSE 0 END",
+                                               (needed,)), NULL_SQL)
+    # outcome_recovery: at caseness first, below it at the latest score
+    return Shared(population, Sql("x.first_case = %s AND x.last_case IS NOT NULL", (True,)),
+                  Sql("CASE WHEN x.last_case = %s THEN 1 ELSE 0 END", (False,)), NULL_SQL)
+
+
+def _outcome(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+    return _outcome_shared(definition, period, dialect).items()
 
 
 def _scores_present(definition: IndicatorDefinition, dialect: Dialect) -> Sql:
@@ -229,6 +244,6 @@ def _scores_present(definition: IndicatorDefinition, dialect: Dialect) -> Sql:
 
 
 for _key in ("outcome_change", "outcome_reliable_improvement", "outcome_recovery"):
-    rule(Rule(key=_key, models=(ADMINISTRATION, SCORE), fields=_SCORE_FIELDS, items=_outcome,
+    rule(Rule(key=_key, models=(ADMINISTRATION, SCORE), fields=_SCORE_FIELDS, items=_outcome, shared=_outcome_shared,
               attributes_to_latest_unit=True,
               data_present=_scores_present, missing_data_reason="no scores of this instrument have been recorded"))

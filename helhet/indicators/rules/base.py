@@ -81,6 +81,36 @@ def table(app_label: str, model_name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Shared:
+    """A rule's items split into a population that several indicators can share and this indicator's part.
+
+    ``population`` selects one row per candidate item with at least ``person_id`` and ``unit_id`` (plus
+    any columns the parts read); ``member``, ``num`` and ``val`` are expressions over it (alias ``x``):
+    whether the row is in this indicator's denominator ("" for every row), and the item's ``num`` and
+    ``val`` as in ``Rule.items``. Indicators whose populations are the same SQL with the same parameters
+    are computed by the engine in one statement: one scan, one join of the strata, one aggregation
+    with a count, numerator and statistic per indicator.
+    """
+
+    population: Sql
+    member: Sql
+    num: Sql
+    val: Sql
+
+    def items(self) -> Sql:
+        """The rule's items (the ``Rule.items`` contract) selected from the population."""
+        where = f" WHERE {self.member.text}" if self.member.text else ""
+        return Sql(
+            f"SELECT x.person_id AS person_id, x.unit_id AS unit_id, {self.num.text} AS num, {self.val.text} AS val "
+            f"FROM ({self.population.text}) x{where}",
+            (*self.num.params, *self.val.params, *self.population.params, *self.member.params),
+        )
+
+
+NULL_SQL = Sql("NULL")
+
+
+@dataclass(frozen=True)
 class Rule:
     """A computation: the models it needs, how to tell whether its data exists, and its item SQL."""
 
@@ -95,6 +125,9 @@ class Rule:
     # Items with unit_id NULL are attributed to the person's latest serving unit on the period's last
     # day (the engine joins that once per evaluation, instead of a lookup per item).
     attributes_to_latest_unit: bool = False
+    # Optional: the items as a shareable population and this indicator's part (see ``Shared``); a rule
+    # that has it derives ``items`` from it, so that both ways give the same rows.
+    shared: Callable[[IndicatorDefinition, Period, Dialect], Shared] | None = None
 
     def missing_model(self) -> str | None:
         """The first required model (or field) not installed, or None when all are there."""

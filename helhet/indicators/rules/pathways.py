@@ -7,11 +7,13 @@ import datetime as dt
 from typing import Any
 
 from helhet.indicators.definitions import IndicatorDefinition, Period
-from helhet.indicators.rules.base import Dialect, Rule, Sql, rule, table, whole_number
+from helhet.indicators.rules.base import NULL_SQL, Dialect, Rule, Shared, Sql, rule, table, whole_number
 
 # Episode statuses in which the unit gave the person services over the episode's dates.
 # (Historical periods: a finished episode was active between its start and end date.)
 SERVING_STATUSES = ("active", "onhold", "finished")
+# Databases with SELECT DISTINCT ON (faster than ranking with a window function to keep one row each).
+DISTINCT_ON_VENDORS = ("postgresql", "duckdb")
 # Units whose episodes are mental health care (DPS and hospital wards); TSB is substance treatment.
 MENTAL_HEALTH_UNIT_KINDS = ("dps", "ward")
 
@@ -31,16 +33,26 @@ def _coordination_present(definition: IndicatorDefinition, dialect: Dialect) -> 
     return Sql(f"SELECT 1 FROM {table('pathways', model)} LIMIT 1")
 
 
-def first_episodes_sql(where: str, join: str = "") -> str:
+def first_episodes_sql(where: str, join: str = "", dialect: Dialect | None = None) -> str:
     """SQL: (person_id, first_start, unit_id) of each person's first episode matching ``where`` (alias e).
 
-    One window pass instead of a lookup per person; ties on the start date go to the lower id.
+    One pass instead of a lookup per person; ties on the start date go to the lower id. PostgreSQL and
+    DuckDB keep each person's first row with DISTINCT ON (one sort, no window), SQLite ranks with a
+    window function: the same rows.
     """
+    episodes = table("pathways", "EpisodeOfCare")
+    if dialect is not None and dialect.vendor in DISTINCT_ON_VENDORS:
+        return f"""
+        SELECT DISTINCT ON (e.person_id) e.person_id AS person_id, e.start_date AS first_start,
+            e.unit_id AS unit_id
+        FROM {episodes} e {join}
+        WHERE e.status <> 'cancelled' AND {where}
+        ORDER BY e.person_id, e.start_date, e.id"""
     return f"""
         SELECT fe.person_id AS person_id, fe.start_date AS first_start, fe.unit_id AS unit_id
         FROM (SELECT e.person_id, e.start_date, e.unit_id,
                 ROW_NUMBER() OVER (PARTITION BY e.person_id ORDER BY e.start_date, e.id) AS rank_
-              FROM {table('pathways', 'EpisodeOfCare')} e {join}
+              FROM {episodes} e {join}
               WHERE e.status <> 'cancelled' AND {where}) fe
         WHERE fe.rank_ = 1"""
 
@@ -53,22 +65,38 @@ def episode_active_on(alias: str, day_sql: str) -> str:
 
 
 def latest_units_sql(dialect: Dialect, day: dt.date) -> str:
-    """SQL: (person_id, unit_id) of each person's most recently started serving episode on or before ``day``."""
+    """SQL: (person_id, unit_id) of each person's most recently started serving episode on or before ``day``
+    (ties on the start date go to the higher id; DISTINCT ON where the database has it, as above)."""
     statuses = ", ".join(f"'{s}'" for s in SERVING_STATUSES)
+    episodes = table("pathways", "EpisodeOfCare")
+    serving = f"lu.start_date <= {dialect.date_literal(day)} AND lu.status IN ({statuses})"
+    if dialect.vendor in DISTINCT_ON_VENDORS:
+        return f"""
+        SELECT DISTINCT ON (lu.person_id) lu.person_id AS person_id, lu.unit_id AS unit_id
+        FROM {episodes} lu
+        WHERE {serving}
+        ORDER BY lu.person_id, lu.start_date DESC, lu.id DESC"""
     return f"""
         SELECT ranked.person_id AS person_id, ranked.unit_id AS unit_id
         FROM (SELECT lu.person_id, lu.unit_id,
                 ROW_NUMBER() OVER (PARTITION BY lu.person_id ORDER BY lu.start_date DESC, lu.id DESC) AS rank_
-              FROM {table('pathways', 'EpisodeOfCare')} lu
-              WHERE lu.start_date <= {dialect.date_literal(day)} AND lu.status IN ({statuses})) ranked
+              FROM {episodes} lu
+              WHERE {serving}) ranked
         WHERE ranked.rank_ = 1"""
 
 
-# ---------------------------------------------------------------------------
-# 4. Individual plan and coordinator among persons with two or more concurrent services
+def active_persons_sql(period: Period, dialect: Dialect) -> Sql:
+    """SQL: (person_id, unit_id NULL) of each person with a serving episode on the period's last day.
+
+    The population of several person-level indicators (3a, 10a): the same SQL, so the engine shares it.
+    """
+    d = dialect.date_param()
+    return Sql(f"SELECT DISTINCT e.person_id AS person_id, CAST(NULL AS BIGINT) AS unit_id "
+               f"FROM {table('pathways', 'EpisodeOfCare')} e WHERE {episode_active_on('e', d)}",
+               (period.end, period.end))
 
 
-def _coordination(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+def _coordination_shared(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Shared:
     d = dialect.date_param()
     episodes = table("pathways", "EpisodeOfCare")
     plans = table("pathways", "IndividualPlan")
@@ -76,34 +104,40 @@ def _coordination(definition: IndicatorDefinition, period: Period, dialect: Dial
     event = definition.event_rule
     if event == "individual_plan_offered":
         # Any IP record means it was offered (a declined plan was offered too).
-        num = f"EXISTS (SELECT 1 FROM {plans} ip WHERE ip.person_id = e.person_id AND ip.status_date <= {d})"
+        num = f"EXISTS (SELECT 1 FROM {plans} ip WHERE ip.person_id = x.person_id AND ip.status_date <= {d})"
         num_params: tuple[Any, ...] = (period.end,)
     elif event == "individual_plan_active":
         # The plan's status on the last day: its latest status change on or before it.
-        num = (f"(SELECT ip.status FROM {plans} ip WHERE ip.person_id = e.person_id AND ip.status_date <= {d} "
+        num = (f"(SELECT ip.status FROM {plans} ip WHERE ip.person_id = x.person_id AND ip.status_date <= {d} "
                "ORDER BY ip.status_date DESC, ip.id DESC LIMIT 1) IN ('active', 'revised')")
         num_params = (period.end,)
     elif event == "coordinator_assigned":
-        num = (f"EXISTS (SELECT 1 FROM {coordinators} c WHERE c.person_id = e.person_id AND c.start_date <= {d} "
+        num = (f"EXISTS (SELECT 1 FROM {coordinators} c WHERE c.person_id = x.person_id AND c.start_date <= {d} "
                f"AND (c.end_date IS NULL OR c.end_date >= {d}))")
         num_params = (period.end, period.end)
     else:
         raise ValueError(f"{definition.id}: event rule {event!r} is not one of this computation's")
-    text = f"""
-        SELECT e.person_id AS person_id, CAST(NULL AS BIGINT) AS unit_id,
-            CASE WHEN {num} THEN 1 ELSE 0 END AS num, NULL AS val
+    # Persons served by at least the minimum number of distinct units on the last day (4a, 4b, 4c share it).
+    population = f"""
+        SELECT e.person_id AS person_id, CAST(NULL AS BIGINT) AS unit_id
         FROM {episodes} e
         WHERE {episode_active_on('e', d)}
         GROUP BY e.person_id
         HAVING COUNT(DISTINCT e.unit_id) >= %s"""
     minimum = whole_number(definition, "min_concurrent_services", 2)
-    return Sql(text, (*num_params, period.end, period.end, minimum))
+    return Shared(Sql(population, (period.end, period.end, minimum)), Sql(""),
+                  Sql(f"CASE WHEN {num} THEN 1 ELSE 0 END", num_params), NULL_SQL)
+
+
+def _coordination(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+    return _coordination_shared(definition, period, dialect).items()
 
 
 rule(Rule(
     key="coordination_among_concurrent_services",
     models=("pathways.EpisodeOfCare", "pathways.IndividualPlan", "pathways.Coordinator"),
-    items=_coordination, data_present=_coordination_present, attributes_to_latest_unit=True,
+    items=_coordination, shared=_coordination_shared, data_present=_coordination_present,
+    attributes_to_latest_unit=True,
     missing_data_reason="no individual plans or coordinators (as the indicator needs) have been recorded",
 ))
 
@@ -172,39 +206,49 @@ rule(Rule(key="referral_assessment_within_recommended_time", models=("pathways.R
 # 6. Continuity after discharge
 
 
-def _contact_after_discharge(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+def _discharges(period: Period, dialect: Dialect) -> Sql:
+    """SQL: inpatient stays that ended in the period (the population of 6a and 6b, shared)."""
     d = dialect.date_param()
+    return Sql(f"""
+        SELECT a.person_id AS person_id, a.unit_id AS unit_id, a.end_date AS end_date,
+            a.housing_at_discharge AS housing_at_discharge
+        FROM {table('pathways', 'Encounter')} a
+        WHERE a.kind = 'admission' AND a.end_date >= {d} AND a.end_date <= {d}""", (period.start, period.end))
+
+
+def _contact_after_discharge_shared(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Shared:
     encounters = table("pathways", "Encounter")
     window = whole_number(definition, "window_days", 7)
     # A contact (any unit, any mode) from the day after discharge to `window` days after it.
-    text = f"""
-        SELECT a.person_id AS person_id, a.unit_id AS unit_id,
-            CASE WHEN EXISTS (SELECT 1 FROM {encounters} c WHERE c.person_id = a.person_id AND c.kind = 'contact'
-                    AND c.start_date > a.end_date AND c.start_date <= {dialect.add_days('a.end_date', '%s')})
-                THEN 1 ELSE 0 END AS num, NULL AS val
-        FROM {encounters} a
-        WHERE a.kind = 'admission' AND a.end_date >= {d} AND a.end_date <= {d}"""
-    return Sql(text, (window, period.start, period.end))
+    num = (f"CASE WHEN EXISTS (SELECT 1 FROM {encounters} c WHERE c.person_id = x.person_id AND c.kind = 'contact' "
+           f"AND c.start_date > x.end_date AND c.start_date <= {dialect.add_days('x.end_date', '%s')}) "
+           "THEN 1 ELSE 0 END")
+    return Shared(_discharges(period, dialect), Sql(""), Sql(num, (window,)), NULL_SQL)
+
+
+def _contact_after_discharge(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+    return _contact_after_discharge_shared(definition, period, dialect).items()
 
 
 rule(Rule(key="contact_after_discharge", models=("pathways.Encounter",), items=_contact_after_discharge,
+          shared=_contact_after_discharge_shared,
           **any_row("pathways.Encounter", "kind = 'admission' AND end_date IS NOT NULL",
                     "no inpatient discharge has been recorded")))
 
 
-def _housing_at_discharge(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
-    d = dialect.date_param()
+def _housing_at_discharge_shared(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Shared:
     # Housing in place: permanent or temporary housing; none, unknown or not recorded is not.
-    text = f"""
-        SELECT a.person_id AS person_id, a.unit_id AS unit_id,
-            CASE WHEN a.housing_at_discharge IN ('permanent', 'temporary') THEN 1 ELSE 0 END AS num, NULL AS val
-        FROM {table('pathways', 'Encounter')} a
-        WHERE a.kind = 'admission' AND a.end_date >= {d} AND a.end_date <= {d}"""
-    return Sql(text, (period.start, period.end))
+    num = "CASE WHEN x.housing_at_discharge IN ('permanent', 'temporary') THEN 1 ELSE 0 END"
+    return Shared(_discharges(period, dialect), Sql(""), Sql(num), NULL_SQL)
+
+
+def _housing_at_discharge(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+    return _housing_at_discharge_shared(definition, period, dialect).items()
 
 
 rule(Rule(
     key="housing_at_discharge", models=("pathways.Encounter",), items=_housing_at_discharge,
+    shared=_housing_at_discharge_shared,
     data_present=lambda definition, dialect: Sql(
         f"SELECT 1 FROM {table('pathways', 'Encounter')} WHERE kind = 'admission' AND housing_at_discharge <> '' "
         "LIMIT 1"),
@@ -221,7 +265,7 @@ def _next_of_kin(definition: IndicatorDefinition, period: Period, dialect: Diale
     window = whole_number(definition, "window_days", 30)
     # Each consenting person once, by the first episode started in the period (its unit and start).
     first = first_episodes_sql(f"p.consent_next_of_kin = %s AND e.start_date >= {d} AND e.start_date <= {d}",
-                               f"JOIN {table('persons', 'Person')} p ON p.id = e.person_id")
+                               f"JOIN {table('persons', 'Person')} p ON p.id = e.person_id", dialect)
     text = f"""
         SELECT f.person_id AS person_id, f.unit_id AS unit_id,
             CASE WHEN EXISTS (SELECT 1 FROM {table('pathways', 'NextOfKinContact')} k

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from helhet.indicators.definitions import IndicatorDefinition, Period
-from helhet.indicators.rules.base import Dialect, Rule, Sql, rule, table, whole_number
-from helhet.indicators.rules.pathways import any_row, episode_active_on
+from helhet.indicators.rules.base import NULL_SQL, Dialect, Rule, Shared, Sql, rule, table, whole_number
+from helhet.indicators.rules.pathways import active_persons_sql, any_row
 
 PLAN, GOAL, REVIEW, RATING = "recovery.RecoveryPlan", "recovery.Goal", "recovery.GoalReview", "recovery.GoalRating"
 # Goals agreed on (a goal the person proposed counts once accepted: it is then active).
@@ -29,22 +29,23 @@ def _rated_reviews(dialect: Dialect) -> str:
 # 10a. Persons in active care with a recovery plan that has an agreed goal
 
 
-def _plan_in_place(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+def _plan_in_place_shared(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Shared:
     d = dialect.date_param()
     statuses = ", ".join(f"'{s}'" for s in AGREED_GOAL_STATUSES)
-    text = f"""
-        SELECT a.person_id AS person_id, CAST(NULL AS BIGINT) AS unit_id,
-            CASE WHEN EXISTS (SELECT 1 FROM {table('recovery', 'RecoveryPlan')} rp
+    num = f"""CASE WHEN EXISTS (SELECT 1 FROM {table('recovery', 'RecoveryPlan')} rp
                     JOIN {table('recovery', 'Goal')} g ON g.plan_id = rp.id
-                    WHERE rp.person_id = a.person_id AND rp.created_on <= {d} AND rp.status <> 'revoked'
+                    WHERE rp.person_id = x.person_id AND rp.created_on <= {d} AND rp.status <> 'revoked'
                     AND g.status IN ({statuses}))
-                THEN 1 ELSE 0 END AS num, NULL AS val
-        FROM (SELECT DISTINCT e.person_id AS person_id FROM {table('pathways', 'EpisodeOfCare')} e
-              WHERE {episode_active_on('e', d)}) a"""
-    return Sql(text, (period.end, period.end, period.end))
+                THEN 1 ELSE 0 END"""
+    return Shared(active_persons_sql(period, dialect), Sql(""), Sql(num, (period.end,)), NULL_SQL)
 
 
-rule(Rule(key="recovery_plan_in_place", models=("pathways.EpisodeOfCare", PLAN, GOAL), items=_plan_in_place, attributes_to_latest_unit=True,
+def _plan_in_place(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+    return _plan_in_place_shared(definition, period, dialect).items()
+
+
+rule(Rule(key="recovery_plan_in_place", models=("pathways.EpisodeOfCare", PLAN, GOAL), items=_plan_in_place,
+          shared=_plan_in_place_shared, attributes_to_latest_unit=True,
           **any_row(PLAN, reason="no recovery plan has been recorded")))
 
 

@@ -13,8 +13,8 @@ from helhet.fhir.bulk import export_resources, write_ndjson
 
 
 class Command(BaseCommand):
-    help = ("Export Patients and their EpisodeOfCare, ServiceRequest, Encounter, CarePlan, CareTeam (and, as a "
-            "user, QuestionnaireResponse) resources as FHIR NDJSON, in the order `helhet import` needs.")
+    help = ("Export Patients and their EpisodeOfCare, ServiceRequest, Encounter, CarePlan, CareTeam and "
+            "QuestionnaireResponse resources as FHIR NDJSON, in the order `helhet import` needs.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
