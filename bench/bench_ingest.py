@@ -273,6 +273,7 @@ def main() -> None:
     before = Administration.objects.count()
     connection.close()
 
+    # The flags of deploy/gunicorn.conf.py (the production setup), given one by one so that they can be varied.
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "helhet.wsgi:application", "--workers", str(args.workers),
          "--worker-class", args.worker_class, "--threads", str(args.threads),

@@ -195,12 +195,13 @@ def _authorize_write_deferred(*, user: User | None, person: Person, resource: st
     return relationship, event
 
 
-def insert_rows(objects: Sequence[Model]) -> None:
+def insert_objects(objects: Sequence[Model]) -> None:
     """INSERT new rows of one model in one statement, setting their keys: ``bulk_create`` without the ORM's
     per-call query compilation, which costs more than the insert itself on the one-response API path.
 
     Values go through each field's ``pre_save`` (auto_now_add) and ``get_db_prep_save``, as the ORM does.
-    No signals are sent (as with ``bulk_create``).
+    No signals are sent (as with ``bulk_create``). For a handful of rows; an import's thousands go through
+    ``helhet.fhir.bulk.insert_rows`` (COPY).
     """
     if not objects:
         return
@@ -290,9 +291,9 @@ def record_administration(
             source_identifier=source_identifier, questionnaire_url=questionnaire_url or instrument.url,
             declared_total=declared_total, source_resource=source_resource,
         )
-        insert_rows([administration])
+        insert_objects([administration])
         rows = observation_rows(administration, instrument, result)
-        insert_rows(rows)
+        insert_objects(rows)
         record([event], savepoint=False)
     # As prefetch_related would leave it: observations.all() then makes no query.
     prefetched = ScoreObservation.objects.filter(administration_id=administration.pk)

@@ -1,6 +1,6 @@
 """The API create path's plain-SQL pieces load and store exactly what the ORM would (both databases).
 
-``insert_rows`` (administration and observation rows), ``fetch_instance`` (the token's user, the
+``insert_objects`` (administration and observation rows), ``fetch_instance`` (the token's user, the
 subject), the care-relationship query compiled once a day, and the audit entry appended last.
 """
 
@@ -16,7 +16,7 @@ from helhet.accounts.models import StaffMembership, User
 from helhet.assessment.library import get_instrument
 from helhet.assessment.models import Administration, Mode, ScoreObservation
 from helhet.assessment.scoring import score_response
-from helhet.assessment.services import insert_rows, observation_rows, record_administration
+from helhet.assessment.services import insert_objects, observation_rows, record_administration
 from helhet.audit.models import AuditEntry
 from helhet.audit.services import verify_chain
 from helhet.fhir.models import ApiClient
@@ -40,7 +40,7 @@ def _stored(model, obj):
     return _values(model.objects.get(pk=obj.pk))
 
 
-def test_insert_rows_stores_what_the_orm_stores(care):
+def test_insert_objects_stores_what_the_orm_stores(care):
     phq9 = get_instrument("phq-9")
     result = score_response(phq9, answers_from_scores(phq9, [1, 2, 3, 0, 1, 2, 3, 0, 1]), sex="female")
     source = {"resourceType": "QuestionnaireResponse", "status": "completed", "note": "æøå ✓"}
@@ -54,7 +54,7 @@ def test_insert_rows_stores_what_the_orm_stores(care):
     by_orm = Administration.objects.create(**{f.name: getattr(administration("a|1"), f.name)
                                               for f in Administration._meta.concrete_fields if not f.primary_key})
     by_sql = administration("a|2")
-    insert_rows([by_sql])
+    insert_objects([by_sql])
     assert by_sql.pk and by_sql.pk != by_orm.pk and not by_sql._state.adding and by_sql.created_at
     orm_row, sql_row = _stored(Administration, by_orm), _stored(Administration, by_sql)
     for row in (orm_row, sql_row):
@@ -62,7 +62,7 @@ def test_insert_rows_stores_what_the_orm_stores(care):
     assert sql_row == orm_row and sql_row["source_resource"] == source
     orm_obs = ScoreObservation.objects.bulk_create(observation_rows(by_orm, phq9, result))
     sql_obs = observation_rows(by_sql, phq9, result)
-    insert_rows(sql_obs)
+    insert_objects(sql_obs)
     assert len(sql_obs) == len(orm_obs) > 1 and all(o.pk for o in sql_obs)
 
     def comparable(rows):
