@@ -164,21 +164,29 @@ def admissions_and_contacts(ctx: SynthContext) -> None:
     for person in ctx.progress(ctx.persons, total=len(ctx.persons), desc="admissions and contacts"):
         outpatient = [e for e in person.episodes if not e.inpatient and e.unit_kind in municipal_or_team]
         serial = 0
+        stays: dict[int, list[tuple[dt.date, dt.date]]] = {}  # unit -> admissions made so far
         for episode in person.episodes:
             if episode.inpatient:
+                # A discharge is recorded once it has happened (an active episode may have a planned end), and a
+                # person cannot be admitted twice to one unit at the same time: what the import refuses, synth skips.
+                discharged = episode.end_date if episode.end_date and episode.end_date <= today else None
+                until = discharged or dt.date.max
+                if any(episode.start_date <= end and start <= until for start, end in stays.get(episode.unit_id, [])):
+                    continue
+                stays.setdefault(episode.unit_id, []).append((episode.start_date, until))
                 serial += 1
                 made.append((person.id, episode.unit_id, episode.id, ADMISSION, FACE_TO_FACE, episode.start_date,
-                             episode.end_date, 1, None, _weighted(ctx, HOUSING) if episode.end_date else "",
+                             discharged, 1, None, _weighted(ctx, HOUSING) if discharged else "",
                              f"synth-{person.pid}-enc{serial}"))
-                if episode.end_date is None or not outpatient:
+                if discharged is None or not outpatient:
                     continue
                 roll = rng.random()
                 follow = (rng.randint(1, 7) if roll < 0.78 else rng.randint(8, 40) if roll < 0.9 else None)
-                if follow is not None and episode.end_date + follow * DAY <= today:
+                if follow is not None and discharged + follow * DAY <= today:
                     by = rng.choice(outpatient)
                     serial += 1
                     made.append((person.id, by.unit_id, by.id, CONTACT, _weighted(ctx, MODES),
-                                 episode.end_date + follow * DAY, None, 1, rng.choice((30, 45, 60)), "",
+                                 discharged + follow * DAY, None, 1, rng.choice((30, 45, 60)), "",
                                  f"synth-{person.pid}-enc{serial}"))
             elif episode.status == EpisodeStatus.ACTIVE and episode.unit_kind in municipal_or_team:
                 team = episode.unit_kind in (UnitKind.ACT, UnitKind.FACT)
