@@ -31,30 +31,24 @@ from django.db.models.functions import Cast, Concat
 from helhet.assessment.fhir_mapping import FhirMappingError, ResponseExtractionError
 from helhet.assessment.fhir_resources import (
     ACCEPTED_STATUSES,
-    _authored,
-    _source_identifier,
+    authored_date,
     questionnaire_response_resource,
+    source_identifier,
     validate_r4,
 )
 from helhet.assessment.models import Administration, Mode, ScoreObservation
 from helhet.assessment.scoring import ScoringError, score_response
 from helhet.assessment.services import (
-    _check_common,
+    check_administration,
     score_parts,
     score_questionnaire_response,
     scoring_sex,
 )
-from helhet.fhir.bulk import ImportContext, ImportItem, Rejected, _create_one, any_of, insert_rows
+from helhet.fhir.bulk import ImportContext, ImportItem, Rejected, any_of, create_one, insert_rows
 from helhet.fhir.errors import FhirError
 from helhet.persons.models import Person
 
 EXPORT_IDENTIFIER_SYSTEM = "urn:helhet:questionnaire-response"
-
-
-def _rejected(exc: FhirError) -> Rejected:
-    """A refusal of `create` as the bulk import reports it (as `bulk._create_one` maps it)."""
-    return Rejected("; ".join(issue.diagnostics for issue in exc.issues), status=exc.status,
-                    code=exc.issues[0].code if exc.issues else "invalid")
 
 
 def _unprocessable(code: str, message: str) -> Rejected:
@@ -65,7 +59,7 @@ def import_questionnaire_responses(handler: Any, ictx: ImportContext, items: lis
     """Write a batch of QuestionnaireResponses (in the caller's transaction); every item gets an outcome."""
     if ictx.user is not None:
         for item in items:  # the care relationship, the unit and the audit per write: the create path
-            _create_one(ictx, handler, item)
+            create_one(ictx, handler, item)
         return
     parsed: list[tuple[ImportItem, str, dict[str, Any], Any]] = []
     for item in items:
@@ -77,7 +71,7 @@ def import_questionnaire_responses(handler: Any, ictx: ImportContext, items: lis
     parsed = [entry for entry in parsed if not entry[0].outcome]
     if not parsed:
         return
-    identifiers = {_source_identifier(resource) for _item, _pid, resource, _scored in parsed} - {""}
+    identifiers = {source_identifier(resource) for _item, _pid, resource, _scored in parsed} - {""}
     stored: dict[tuple[int, str], Administration] = {}
     if identifiers:
         for administration in Administration.objects.filter(
@@ -89,7 +83,7 @@ def import_questionnaire_responses(handler: Any, ictx: ImportContext, items: lis
     first: dict[tuple[int, str], ImportItem] = {}
     for item, pid, resource, scored in parsed:
         person = persons[pid]
-        identifier = _source_identifier(resource)
+        identifier = source_identifier(resource)
         if identifier and (person.pk, identifier) in stored:
             item.done("skipped", f"QuestionnaireResponse/{stored[(person.pk, identifier)].fhir_id}")
             ictx.touched.add(pid)
@@ -115,7 +109,7 @@ def import_questionnaire_responses(handler: Any, ictx: ImportContext, items: lis
     insert_rows(ScoreObservation, observations)
     for item, pid, resource, _scored in parsed:
         if item.outcome == "skipped" and not item.location:
-            item.location = first[(persons[pid].pk, _source_identifier(resource))].location
+            item.location = first[(persons[pid].pk, source_identifier(resource))].location
         if item.outcome in ("created", "skipped"):
             ictx.touched.add(pid)
             if item.full_url:
@@ -129,7 +123,7 @@ def _checked(ictx: ImportContext, item: ImportItem) -> tuple[str, dict[str, Any]
         try:
             validate_r4(resource)
         except FhirError as exc:
-            raise _rejected(exc) from None
+            raise Rejected.from_fhir_error(exc) from None
     if resource.get("status") not in ACCEPTED_STATUSES:
         raise _unprocessable("business-rule", f"status {resource.get('status')!r}: only a completed (or amended) "
                              "response is scored")
@@ -138,10 +132,10 @@ def _checked(ictx: ImportContext, item: ImportItem) -> tuple[str, dict[str, Any]
         resource["subject"].get("reference"), str) else resource["subject"]
     resource.pop("id", None)
     try:
-        _authored(resource, [])
+        authored_date(resource, [])
         scored = score_questionnaire_response(resource, sex=None)
     except FhirError as exc:
-        raise _rejected(exc) from None
+        raise Rejected.from_fhir_error(exc) from None
     except ResponseExtractionError as exc:
         raise _unprocessable("code-invalid", str(exc)) from None
     except FhirMappingError as exc:
@@ -155,10 +149,10 @@ def _checked(ictx: ImportContext, item: ImportItem) -> tuple[str, dict[str, Any]
 def _row(person: Person, resource: dict[str, Any], scored: Any) -> tuple[dict[str, Any], Any]:
     """The administration's columns and its result, scored with the person's sex (as record_administration)."""
     instrument, extracted = scored.instrument, scored.extracted
-    administered_on = _authored(resource, [])
+    administered_on = authored_date(resource, [])
     sex = scoring_sex(person)
     try:
-        _check_common(Mode.FHIR, administered_on, instrument.id)
+        check_administration(Mode.FHIR, administered_on, instrument.id)
         result = score_response(instrument, scored.result.answers, sex=sex)
     except ScoringError as exc:
         raise _unprocessable("value", str(exc)) from None
@@ -167,7 +161,7 @@ def _row(person: Person, resource: dict[str, Any], scored: Any) -> tuple[dict[st
         "person_id": person.pk, "instrument_id": instrument.id, "instrument_version": instrument.version,
         "administered_on": administered_on, "answers": dict(result.answers), "mode": Mode.FHIR,
         "scored_sex": sex or "", "recorded_by_id": None, "unit_id": None,
-        "source_identifier": _source_identifier(resource),
+        "source_identifier": source_identifier(resource),
         "questionnaire_url": (questionnaire.split("|", 1)[0] if isinstance(questionnaire, str) else "")
         or instrument.url,
         "declared_total": extracted.declared_total, "source_resource": resource,

@@ -220,14 +220,14 @@ def _subject_pid(resource: dict[str, Any]) -> str:
                   expression=["QuestionnaireResponse.subject"])
 
 
-def _source_identifier(resource: dict[str, Any]) -> str:
+def source_identifier(resource: dict[str, Any]) -> str:
     identifier = resource.get("identifier")
     if not isinstance(identifier, dict) or not identifier.get("value"):
         return ""
     return f"{identifier.get('system') or ''}|{identifier['value']}"[:255]
 
 
-def _authored(resource: dict[str, Any], warnings: list[Issue]) -> dt.date:
+def authored_date(resource: dict[str, Any], warnings: list[Issue]) -> dt.date:
     authored = resource.get("authored")
     if not authored:
         warnings.append(Issue("warning", "incomplete", "no authored date; the date of receipt is recorded",
@@ -340,7 +340,7 @@ class QuestionnaireResponseHandler(ResourceHandler):
                                  "amended) response is scored", ["QuestionnaireResponse.status"])
         pid = _subject_pid(resource)
         warnings: list[Issue] = []
-        administered_on = _authored(resource, warnings)
+        administered_on = authored_date(resource, warnings)
         # The content is checked before the subject is looked up, so a refusal for bad content
         # never depends on (and so never reveals) whether the person exists. The sex does not
         # change what is accepted; the stored result is scored again with the person's sex.
@@ -375,7 +375,7 @@ class QuestionnaireResponseHandler(ResourceHandler):
         try:
             administration = record_administration(
                 user=ctx.user, person=person, instrument_id=scored.instrument.id, answers=result.answers,
-                administered_on=administered_on, mode=Mode.FHIR, source_identifier=_source_identifier(resource),
+                administered_on=administered_on, mode=Mode.FHIR, source_identifier=source_identifier(resource),
                 questionnaire_url=questionnaire.split("|", 1)[0] if isinstance(questionnaire, str) else "",
                 channel=ctx.channel, declared_total=extracted.declared_total, source_resource=resource,
             )

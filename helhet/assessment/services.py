@@ -164,7 +164,7 @@ def observation_rows(administration: Administration, instrument: Instrument,
     ]
 
 
-def _check_common(mode: str, administered_on: dt.date, instrument_id: str) -> None:
+def check_administration(mode: str, administered_on: dt.date, instrument_id: str) -> None:
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(sorted(MODES))}")
     if not isinstance(administered_on, dt.date):
@@ -275,7 +275,7 @@ def record_administration(
     rows prefetched (``administration.observations.all()`` makes no query).
     """
     instrument = instrument_for(instrument_id)
-    _check_common(mode, administered_on, instrument_id)
+    check_administration(mode, administered_on, instrument_id)
     sex = scoring_sex(person)
     result = score_response(instrument, answers, sex=sex)
     detail = {"instrument": instrument.id, "mode": mode}
@@ -323,7 +323,7 @@ def record_administrations(
     for index, entry in enumerate(entries):
         instrument = instrument_for(entry.instrument_id)
         try:
-            _check_common(mode, entry.administered_on, entry.instrument_id)
+            check_administration(mode, entry.administered_on, entry.instrument_id)
             result = score_response(instrument, entry.answers, sex=sex)
         except ScoringError as exc:
             raise ScoringError(exc.instrument_id, exc.link_id, f"entry {index}: {exc}") from exc

@@ -80,6 +80,12 @@ class Rejected(Exception):
         self.status = status
         self.code = code
 
+    @classmethod
+    def from_fhir_error(cls, exc: FhirError) -> Rejected:
+        """A handler's refusal (its OperationOutcome issues) as the import reports it."""
+        return cls("; ".join(issue.diagnostics for issue in exc.issues), status=exc.status,
+                   code=exc.issues[0].code if exc.issues else "invalid")
+
 
 def invalid_resource(message: str) -> Rejected:
     return Rejected(message, status=400, code="invalid")
@@ -605,7 +611,7 @@ def _split_by_category(handler: SharedTypeHandler, items: list[ImportItem]) -> l
     return [(handler.handlers[index], group) for index, group in sorted(groups.items())]
 
 
-def _create_one(ictx: ImportContext, handler: Any, item: ImportItem) -> None:
+def create_one(ictx: ImportContext, handler: Any, item: ImportItem) -> None:
     """A resource whose handler has no batch import: its own `create`, in a savepoint."""
     if ictx.user is None:
         item.reject(Rejected(f"{item.resource_type} is imported through its handler, which checks the care "
@@ -629,8 +635,7 @@ def _create_one(ictx: ImportContext, handler: Any, item: ImportItem) -> None:
         if exc.status == 409:  # already stored: matched on its identifier
             item.done("skipped", "")
             return
-        item.reject(Rejected("; ".join(i.diagnostics for i in exc.issues), status=exc.status,
-                             code=exc.issues[0].code if exc.issues else "invalid"))
+        item.reject(Rejected.from_fhir_error(exc))
         return
     except AccessDenied as exc:
         if ictx.api:
@@ -669,7 +674,7 @@ def process_batch(ictx: ImportContext, items: list[ImportItem]) -> None:
                 handler.import_batch(ictx, part)
             else:
                 for item in part:
-                    _create_one(ictx, handler, item)
+                    create_one(ictx, handler, item)
     for item in items:
         if not item.outcome:  # a handler that forgot an item must not let it pass silently
             item.reject(Rejected("not processed", status=500, code="exception"))
