@@ -121,11 +121,16 @@ def _open_for_change(request: HttpRequest, pid: str) -> tuple[Person, HttpRespon
     return person, None if request.method == "POST" else HttpResponseNotAllowed(["POST"])
 
 
-def _need_plan(request: HttpRequest, person: Person) -> RecoveryPlan | PlanRefused:
+def _plan_for_change(request: HttpRequest, pid: str) -> tuple[Person, RecoveryPlan] | HttpResponse:
+    """The person and their current plan for a change, or the response that refuses it (wrong method, no plan)."""
+    person, not_allowed = _open_for_change(request, pid)
+    if not_allowed:
+        return not_allowed
     plan = services.current_plan(person)
     if plan is None:
-        return services.refuse(_user(request), person, _("Start a recovery plan first."), action="create")
-    return plan
+        return _refused(request, person, services.refuse(_user(request), person, _("Start a recovery plan first."),
+                                                         action="create"))
+    return person, plan
 
 
 @login_required
@@ -146,13 +151,11 @@ def plan_create(request: HttpRequest, pid: str) -> HttpResponse:
 
 @login_required
 def plan_update(request: HttpRequest, pid: str) -> HttpResponse:
-    person, not_allowed = _open_for_change(request, pid)
-    if not_allowed:
-        return not_allowed
+    found = _plan_for_change(request, pid)
+    if isinstance(found, HttpResponse):
+        return found
+    person, plan = found
     user = _user(request)
-    plan = _need_plan(request, person)
-    if isinstance(plan, PlanRefused):
-        return _refused(request, person, plan)
     form = PlanUpdateForm(request.POST, plan=plan)
     form.is_valid()
     try:
@@ -230,13 +233,11 @@ def goal_edit(request: HttpRequest, pid: str, goal_id: int) -> HttpResponse:
 
 @login_required
 def review_add(request: HttpRequest, pid: str) -> HttpResponse:
-    person, not_allowed = _open_for_change(request, pid)
-    if not_allowed:
-        return not_allowed
+    found = _plan_for_change(request, pid)
+    if isinstance(found, HttpResponse):
+        return found
+    person, plan = found
     user = _user(request)
-    plan = _need_plan(request, person)
-    if isinstance(plan, PlanRefused):
-        return _refused(request, person, plan)
     goals = list(plan.goals.exclude(status=GoalStatus.CANCELLED).order_by("pk"))
     form = ReviewForm(request.POST, goals=goals, self_rating=services.is_service_user(user))
     form.is_valid()
@@ -257,13 +258,11 @@ def review_add(request: HttpRequest, pid: str) -> HttpResponse:
 
 @login_required
 def comment_add(request: HttpRequest, pid: str) -> HttpResponse:
-    person, not_allowed = _open_for_change(request, pid)
-    if not_allowed:
-        return not_allowed
+    found = _plan_for_change(request, pid)
+    if isinstance(found, HttpResponse):
+        return found
+    person, plan = found
     user = _user(request)
-    plan = _need_plan(request, person)
-    if isinstance(plan, PlanRefused):
-        return _refused(request, person, plan)
     goals = list(plan.goals.order_by("pk"))
     form = CommentForm(request.POST, staff=not services.is_service_user(user), goals=goals)
     form.is_valid()
