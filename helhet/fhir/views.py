@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from helhet.accounts.access import AccessDenied
 from helhet.accounts.models import User
+from helhet.fhir import fastjson
 from helhet.fhir.errors import FhirError, Issue, invalid, operation_outcome
 from helhet.fhir.models import ApiClient, hash_token
 from helhet.fhir.registry import BUNDLE_PROCESSOR, HANDLERS, FhirContext, ResourceHandler, fetch_instance
@@ -24,8 +25,13 @@ DEFAULT_COUNT, MAX_COUNT = 50, 500
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
+def render_json(body: Any) -> bytes:
+    """The response body: see ``fastjson.dumps``."""
+    return fastjson.dumps(body)
+
+
 def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type=FHIR_JSON)
+    response = HttpResponse(render_json(body), status=status, content_type=FHIR_JSON)
     for key, value in (headers or {}).items():
         response[key] = value
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 
 from .conftest import phq9_response
 
@@ -22,8 +23,10 @@ def history(api, care):
 
 
 def test_create(api, history, locked_queries):
+    # token, subject, (savepoint), care relationship with the user's units, administration, observations,
+    # audit head under its lock, audit entry with the head's move (SQLite: a statement of its own), (release)
     body = json.dumps(phq9_response(history.person.pid, [1] * 9, identifier={"system": "urn:q", "value": "1"}))
-    with locked_queries("fhir_questionnaireresponse_create"):
+    with locked_queries(f"fhir_questionnaireresponse_create_{connection.vendor}"):
         response = api.post("/fhir/QuestionnaireResponse", data=body, content_type=FHIR)
     assert response.status_code == 201
 
