@@ -88,9 +88,9 @@ def duck_sql(text: str) -> str:
     return text.replace("%s", "?").replace("%%", "%")
 
 
-def run_on_duckdb(duck: Any, period: Any) -> dict[str, tuple[int | None, int]]:
+def run_on_duckdb(duck: Any, period: Any) -> dict[str, tuple[Any, ...]]:
     """Every available indicator's availability probe, then the statements the engine runs
-    (engine.plan_statements, in DuckDB's dialect); (numerator, denominator) of each total."""
+    (engine.plan_statements, in DuckDB's dialect); ``summary`` of each result."""
     from helhet.indicators import engine
     from helhet.indicators.definitions import STRATIFIERS
     from helhet.indicators.rules.base import RULES, Dialect
@@ -107,12 +107,20 @@ def run_on_duckdb(duck: Any, period: Any) -> dict[str, tuple[int | None, int]]:
             if duck.execute(duck_sql(probe.text), list(probe.params)).fetchone() is None:
                 continue
         available.append(definition)
-    totals: dict[str, tuple[int | None, int]] = {}
+    totals: dict[str, tuple[Any, ...]] = {}
     for statement in engine.plan_statements(available, period, engine.NATIONAL, STRATIFIERS, dialect):
         rows = duck.execute(duck_sql(statement.sql.text), list(statement.sql.params)).fetchall()
         for result in statement.results(rows, period, engine.NATIONAL, {}):
-            totals[result.indicator_id] = (result.numerator, result.denominator)
+            totals[result.indicator_id] = summary(result)
     return totals
+
+
+def summary(result: Any) -> tuple[Any, ...]:
+    """What is compared between the databases: the total's counts, its quartiles (to 9 significant
+    digits: the T-scores' square roots may differ in the last bit between engines) and breakdowns."""
+    quartiles = None if result.quartiles is None else (f"{result.quartiles.q1:.9g}", f"{result.quartiles.q3:.9g}")
+    breakdowns = tuple((name, tuple((row.key, row.count) for row in rows)) for name, rows in result.breakdowns.items())
+    return result.numerator, result.denominator, quartiles, breakdowns
 
 
 def backend_cpu_seconds() -> float | None:
@@ -192,6 +200,13 @@ def main() -> None:
             print(f"    not available: {r.indicator_id}: {r.reason}")
     publish_seconds, _published = timed(lambda: [engine.publish_result(r) for r in results])
     print(f"suppression of all tables (pure Python): {publish_seconds:.2f} s")
+    register = engine.load_register()
+    linked = [r for r in results if r.available and r.indicator.needs_suppression]
+    pattern_seconds, patterns = timed(lambda: [engine.linked_pattern(r, register, engine.DEFAULT_THRESHOLD)
+                                               for r in linked])
+    print(f"linked suppression patterns of {len(linked)} indicators (pure Python, from these results): "
+          f"{pattern_seconds:.2f} s; {sum(len(p.values) for p in patterns):,} nodes, "
+          f"{sum(len(p.hidden) for p in patterns):,} hidden")
 
     with tempfile.TemporaryDirectory() as folder:
         duck = duckdb.connect()
@@ -203,10 +218,11 @@ def main() -> None:
             seconds, totals = timed(lambda: run_on_duckdb(duck, period))
             duck_times.append(seconds)
             duck_cpu.append(time.process_time() - process_before)
-    ours = {r.indicator_id: (r.numerator, r.denominator) for r in available}
+    ours = {r.indicator_id: summary(r) for r in available}
     differ = {k for k in ours if ours[k] != totals.get(k)} | (set(totals) - set(ours))
     print(f"DuckDB: {min(duck_times):.2f} s best of {args.repeat} ({', '.join(f'{t:.2f}' for t in duck_times)}); "
-          f"CPU seconds {', '.join(f'{c:.2f}' for c in duck_cpu)}; same totals (numerator, denominator) as "
+          f"CPU seconds {', '.join(f'{c:.2f}' for c in duck_cpu)}; same totals (numerator, denominator, "
+          f"quartiles, breakdowns) as "
           f"PostgreSQL: {'yes' if not differ else 'NO: ' + ', '.join(sorted(differ))}")
     print(f"ratio PostgreSQL / DuckDB: {min(pg_times) / min(duck_times):.2f}x (aim <= 3x)")
     if cpu_times:

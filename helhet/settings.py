@@ -124,7 +124,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Database triggers that refuse UPDATE/DELETE on the audit table (off only in the test suite).
 HELHET_AUDIT_DB_TRIGGERS = env_bool("HELHET_AUDIT_DB_TRIGGERS", True)
 
+# Process-local on purpose: the indicator dashboards' L1 (helhet/indicators/dashboard.py), keyed by a
+# cache generation kept in the database; what workers share is the snapshot table (the L2).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Indicator results older than this are computed again (clinical edits do not invalidate them).
+HELHET_INDICATOR_MAX_AGE_HOURS = env_int("HELHET_INDICATOR_MAX_AGE_HOURS", 24)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

@@ -5,22 +5,31 @@ never ``engine.evaluate``. A hidden figure reaches a page, a CSV/XLSX table or a
 as the suppression mark ":" (Statistics Norway's symbol for a figure withheld for
 confidentiality) and nothing else.
 
-Results are cached with Django's cache framework (see ``cached_published``), so a
-dashboard rendered again makes no engine query at all; the cache key carries the
-period, the scope, the stratifier and a generation number that ``invalidate_cache``
-bumps (after a data load, say).
+Two cache levels (see the Cache section). L1, process-local (Django's default cache, a
+LocMemCache in every worker): published results per period, scope and stratifier, trend
+charts and rendered page bodies, so that a dashboard rendered again makes no engine query at
+all. L2, shared by every worker and kept across restarts: the engine's snapshots
+(``engine.evaluate(..., cached=True)``, filled ahead by ``helhet indicators warm``). Every
+L1 key carries the cache generation, which lives in the database (``engine.snapshot_generation``,
+read once per page) and which ``invalidate_cache`` bumps after a bulk load, so that every
+worker drops its copies at once. Clinical edits do not invalidate: pages say when their
+figures were computed, and nothing older than ``engine.SNAPSHOT_MAX_AGE`` is served.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -44,8 +53,7 @@ SUPPRESSED_MARK = ":"
 # Stratifiers offered on the analyst dashboards (issue 6); region/trust/team come from the level.
 ANALYST_STRATIFIERS = ("municipality", "centrality", "sex", "age", "immigrant", "region", "trust", "team")
 TREND_LENGTH = 5  # the chosen period and the four before it
-CACHE_SECONDS = int(getattr(settings, "HELHET_INDICATOR_CACHE_SECONDS", 3600))
-_GENERATION_KEY = "helhet:indicators:generation"
+CACHE_SECONDS = int(getattr(settings, "HELHET_INDICATOR_CACHE_SECONDS", 3600))  # at most; see cache_seconds
 
 # Sections of the analyst dashboard (issue 6, "Outcome results" and "Strategy follow-up").
 OUTCOME_INSTRUMENTS = ("audit", "dudit", "phq-9", "gad-7", "scl-10")
@@ -73,24 +81,75 @@ _DEFINITIONS: dict[str, IndicatorDefinition] | None = None
 
 
 def generation() -> int:
-    """The cache generation: part of every cache key, bumped by ``invalidate_cache``."""
-    return _generation()
+    """The cache generation (in the database, shared by every worker): part of every L1 key.
 
-
-def _generation() -> int:
-    value = cache.get(_GENERATION_KEY)
-    if value is None:
-        cache.add(_GENERATION_KEY, 1, None)
-        value = cache.get(_GENERATION_KEY, 1)
-    return int(value)
+    Read once per request (the first call in a request remembers it until the request ends),
+    outside requests on every call."""
+    remembered = _request_generation.get()
+    if remembered is not None:
+        return remembered
+    value = engine.snapshot_generation()
+    if _in_request.get():
+        _request_generation.set(value)
+    return value
 
 
 def invalidate_cache() -> None:
-    """Forget every cached indicator result (the next page computes them again)."""
+    """Forget every cached and stored indicator result, in every worker (after a bulk load): the
+    generation is bumped and the snapshots deleted (``engine.forget_snapshots``)."""
+    engine.forget_snapshots()
+    _request_generation.set(None)
+
+
+_in_request: ContextVar[bool] = ContextVar("helhet_indicators_in_request", default=False)
+_request_generation: ContextVar[int | None] = ContextVar("helhet_indicators_generation", default=None)
+
+
+def _request_began(**kwargs: Any) -> None:
+    _in_request.set(True)
+    _request_generation.set(None)
+
+
+def _request_ended(**kwargs: Any) -> None:
+    _in_request.set(False)
+    _request_generation.set(None)
+
+
+request_started.connect(_request_began, dispatch_uid="helhet-indicators-generation-start")
+request_finished.connect(_request_ended, dispatch_uid="helhet-indicators-generation-end")
+
+
+def cache_seconds(computed_at: dt.datetime | None) -> int:
+    """How long L1 may keep something made from results computed at ``computed_at``: never past
+    their maximum age (``engine.SNAPSHOT_MAX_AGE``), then they are computed again."""
+    if computed_at is None:
+        return CACHE_SECONDS
+    left = (computed_at + engine.SNAPSHOT_MAX_AGE - timezone.now()).total_seconds()
+    return max(1, min(CACHE_SECONDS, int(left)))
+
+
+_noted: ContextVar[list[dt.datetime] | None] = ContextVar("helhet_indicators_computed_at", default=None)
+
+
+@contextmanager
+def noting_computation_times() -> Iterator[list[dt.datetime]]:
+    """Collect, while the block runs, when the results ``cached_published`` hands out were computed
+    (a dashboard shows the oldest: "Computed 23.11.2026 14:05")."""
+    times: list[dt.datetime] = []
+    outer = _noted.get()
+    token = _noted.set(times)
     try:
-        cache.incr(_GENERATION_KEY)
-    except ValueError:
-        cache.set(_GENERATION_KEY, 2, None)
+        yield times
+    finally:
+        _noted.reset(token)
+        if outer is not None:  # an enclosing block sees them too
+            outer.extend(times)
+
+
+def _note(computed_at: dt.datetime | None) -> None:
+    times = _noted.get()
+    if times is not None and computed_at is not None:
+        times.append(computed_at)
 
 
 @dataclass(frozen=True)
@@ -102,32 +161,37 @@ class CellData:
     rate: float | None
     value: float | None
     suppressed: bool
+    quartiles: engine.Quartiles | None = None  # of a shown median published with its quartiles
 
 
 @dataclass(frozen=True)
 class ResultData:
-    """One published result as plain, picklable data; ``strata`` maps a stratifier to (key, name, cell)."""
+    """One published result as plain, picklable data; ``strata`` maps a stratifier to (key, name, cell);
+    ``breakdowns`` the numerator by a category (5a: rejected referrals by reason), already suppressed."""
 
     indicator_id: str
     available: bool
     reason: str
     total: CellData
     strata: dict[str, tuple[tuple[str, str, CellData], ...]]
+    breakdowns: dict[str, engine.PublishedBreakdown] = field(default_factory=dict)
 
 
-def _cell_data(cell: PublishedCell) -> CellData:
+def _cell_data(cell: PublishedCell, quartiles: engine.Quartiles | None = None) -> CellData:
     if cell.suppressed:
         return CellData(None, None, None, None, True)
-    return CellData(cell.numerator, cell.denominator, cell.rate, cell.value, False)
+    return CellData(cell.numerator, cell.denominator, cell.rate, cell.value, False, quartiles)
 
 
 def result_data(result: engine.PublishedResult) -> ResultData:
     strata = {
-        name: tuple((row.stratum, result.labels.get(name, {}).get(row.stratum, row.stratum), _cell_data(row.cell))
+        name: tuple((row.stratum, result.labels.get(name, {}).get(row.stratum, row.stratum),
+                     _cell_data(row.cell, result.strata_quartiles.get(name, {}).get(row.stratum)))
                     for row in rows)
         for name, rows in result.strata.items()
     }
-    return ResultData(result.indicator_id, result.available, result.reason, _cell_data(result.total), strata)
+    return ResultData(result.indicator_id, result.available, result.reason,
+                      _cell_data(result.total, result.quartiles), strata, dict(result.breakdowns))
 
 
 def threshold() -> int:
@@ -136,15 +200,18 @@ def threshold() -> int:
 
 
 def cached_published(period: Period, scope: engine.Scope, by: str | None = None) -> dict[str, ResultData]:
-    """``engine.published`` for every indicator (by id), through the cache."""
+    """``engine.published`` for every indicator (by id), through L1 and the engine's snapshots (L2)."""
     limit = threshold()
-    key = (f"helhet:indicators:{_generation()}:published:{limit}:{period.text}:{scope.level}:"
+    key = (f"helhet:indicators:{generation()}:published:{limit}:{period.text}:{scope.level}:"
            f"{scope.code or '-'}:{by or '-'}")
-    results: dict[str, ResultData] | None = cache.get(key)
-    if results is None:
-        results = {r.indicator_id: result_data(r) for r in engine.published(period, scope, by=by, threshold=limit)}
-        cache.set(key, results, CACHE_SECONDS)
-    return results
+    entry: tuple[dt.datetime | None, dict[str, ResultData]] | None = cache.get(key)
+    if entry is None:
+        published = engine.published(period, scope, by=by, threshold=limit, cached=True)
+        computed_at = min((r.computed_at for r in published if r.computed_at is not None), default=None)
+        entry = (computed_at, {r.indicator_id: result_data(r) for r in published})
+        cache.set(key, entry, cache_seconds(computed_at))
+    _note(entry[0])
+    return entry[1]
 
 
 # ---------------------------------------------------------------------------
@@ -161,6 +228,7 @@ class Figure:
     value: float | None
     suppressed: bool
     unit: Unit
+    quartiles: engine.Quartiles | None = None  # a median's first and third quartile, when published
 
     @property
     def number(self) -> float | None:
@@ -180,7 +248,22 @@ class Figure:
         if self.suppressed or self.number is None:
             return format_html('<span class="suppressed" title="{}">{}</span>',
                                _("Hidden to protect privacy (too few persons)"), SUPPRESSED_MARK)
+        if self.quartiles_text:
+            return format_html('{} <span class="quartiles" title="{}">({})</span>', self.text,
+                               _("median (first quartile–third quartile)"), self.quartiles_text)
         return format_html("{}", self.text)
+
+    @property
+    def quartiles_text(self) -> str:
+        """"Q1–Q3" of a shown median published with its quartiles, else ""."""
+        if self.suppressed or self.quartiles is None or self.number is None:
+            return ""
+        return f"{format_number(self.quartiles.q1, self.unit)}–{format_number(self.quartiles.q3, self.unit)}"
+
+    @property
+    def text_with_quartiles(self) -> str:
+        """"median (Q1–Q3)" where the quartiles are published, else the figure's text."""
+        return f"{self.text} ({self.quartiles_text})" if self.quartiles_text else self.text
 
     @property
     def counts_text(self) -> str:
@@ -197,6 +280,11 @@ def _rounded(number: float, decimals: int) -> str:
     return number_format(exact, decimals)
 
 
+def format_number(number: float, unit: Unit) -> str:
+    """A statistic without its unit (quartiles beside a median that has it)."""
+    return _rounded(number, 0 if unit == Unit.MEDIAN_DAYS else 1)
+
+
 def format_value(number: float, unit: Unit) -> str:
     if unit == Unit.PROPORTION:
         return f"{_rounded(number * 100, 0)} %"
@@ -211,7 +299,7 @@ def format_value(number: float, unit: Unit) -> str:
 def _figure(cell: CellData | None, unit: Unit) -> Figure:
     if cell is None or cell.suppressed:
         return Figure(None, None, None, None, True, unit)
-    return Figure(cell.numerator, cell.denominator, cell.rate, cell.value, False, unit)
+    return Figure(cell.numerator, cell.denominator, cell.rate, cell.value, False, unit, cell.quartiles)
 
 
 def figure_of(result: ResultData | None, definition: IndicatorDefinition) -> Figure:
@@ -283,6 +371,7 @@ class IndicatorRow:
     trend_svg: str = ""
     strata: list[tuple[str, Figure]] = field(default_factory=list)
     strata_svg: str = ""
+    breakdowns: list[BreakdownTable] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -307,6 +396,59 @@ class IndicatorRow:
         return self.available and self.definition.counting_unit != "teams"
 
 
+@dataclass(frozen=True)
+class BreakdownTable:
+    """A published breakdown of an indicator's numerator (5a: rejected referrals by reason): per
+    category a Figure whose numerator is the category's count, denominator the breakdown's total
+    and rate the share; hidden ones carry no number."""
+
+    name: str
+    title: str
+    rows: list[tuple[str, str, Figure]]  # (category code, display name, figure)
+    total: int | None  # None when hidden
+
+    @property
+    def category_label(self) -> str:
+        return _("Reason") if self.name == "rejection_reason" else _("Category")
+
+    @property
+    def share_label(self) -> str:
+        return _("Share of rejected referrals") if self.name == "rejection_reason" else _("Share")
+
+    @property
+    def total_text(self) -> str:
+        return SUPPRESSED_MARK if self.total is None else str(self.total)
+
+
+def breakdown_title(name: str) -> str:
+    return {"rejection_reason": _("Rejected referrals by reason")}.get(name, name)
+
+
+def breakdown_label(name: str, key: str, fallback: str = "") -> str:
+    """The display name of a breakdown category in the active language (stored results hold English)."""
+    if key == engine.UNKNOWN:
+        return _("No reason recorded") if name == "rejection_reason" else _("Not recorded")
+    if name == "rejection_reason":
+        from helhet.pathways.models import RejectionReason
+
+        if key in RejectionReason.values:
+            return str(RejectionReason(key).label)
+    return fallback or key
+
+
+def breakdowns_of(result: ResultData | None) -> list[BreakdownTable]:
+    if result is None or not result.available:
+        return []
+    tables = []
+    for name, published in result.breakdowns.items():
+        rows = []
+        for row in published.rows:
+            figure = Figure(row.count, published.total, row.share, None, row.suppressed, Unit.PROPORTION)
+            rows.append((row.key, breakdown_label(name, row.key, row.label), figure))
+        tables.append(BreakdownTable(name, breakdown_title(name), rows, published.total))
+    return tables
+
+
 def title_of(definition: IndicatorDefinition) -> str:
     return definition.title.get(get_language() or "nb")
 
@@ -323,6 +465,7 @@ def _row(definition: IndicatorDefinition, result: ResultData | None) -> Indicato
         available=bool(result.available),
         reason=reason_text(result.reason) if not result.available else "",
         figure=figure_of(result, definition),
+        breakdowns=breakdowns_of(result),
     )
 
 
@@ -496,6 +639,12 @@ class Dashboard:
     strategy: dict[str, Any] | None = None
     act_fact: dict[str, Any] | None = None
     threshold: int = field(default_factory=lambda: threshold())
+    computed_at: dt.datetime | None = None  # when the oldest figure shown was computed
+
+    @property
+    def max_age_hours(self) -> int:
+        """Figures older than this are computed again (engine.SNAPSHOT_MAX_AGE)."""
+        return int(engine.SNAPSHOT_MAX_AGE.total_seconds() // 3600)
 
     @property
     def available(self) -> list[IndicatorRow]:
@@ -504,6 +653,12 @@ class Dashboard:
     @property
     def unavailable(self) -> list[IndicatorRow]:
         return [row for row in self.rows if not row.available]
+
+    @property
+    def table_columns(self) -> int:
+        """Columns of the indicator table without the persons column: indicator, value, counts, the
+        comparisons, target and trend (a breakdown's row spans them)."""
+        return 4 + len(self.comparison_labels) + (1 if len(self.periods) > 1 else 0)
 
 
 def select_definitions(indicator_ids: Sequence[str] | None) -> list[IndicatorDefinition]:
@@ -515,11 +670,15 @@ def select_definitions(indicator_ids: Sequence[str] | None) -> list[IndicatorDef
 
 def _rows(*, scope: engine.Scope, period: Period, periods: Sequence[Period], comparisons: Sequence[Comparison],
           indicator_ids: Sequence[str] | None, with_charts: bool = True) -> list[IndicatorRow]:
-    by_period = {p.text: cached_published(p, scope) for p in periods}
+    with noting_computation_times() as trend_times:
+        by_period = {p.text: cached_published(p, scope) for p in periods}
     compared = [(c.label, cached_published(period, c.scope)) for c in comparisons]
     # The charts are cached with the results: drawing 45 of them would be most of a cached page's time.
-    charts_key = (f"helhet:indicators:{_generation()}:trend-charts:{threshold()}:{scope.level}:{scope.code or '-'}:"
-                  f"{','.join(p.text for p in periods)}:{get_language()}")
+    # (Keyed by when the trend's results were computed too: results computed again get new charts.)
+    drawn_from = min(trend_times, default=None)
+    charts_key = (f"helhet:indicators:{generation()}:trend-charts:{threshold()}:{scope.level}:{scope.code or '-'}:"
+                  f"{','.join(p.text for p in periods)}:{get_language()}:"
+                  f"{drawn_from.timestamp() if drawn_from else '-'}")
     drawn: dict[str, str] = cache.get(charts_key) or {}
     missing = False
     rows = []
@@ -537,7 +696,7 @@ def _rows(*, scope: engine.Scope, period: Period, periods: Sequence[Period], com
                 row.trend_svg = drawn[definition.id]
         rows.append(row)
     if missing:
-        cache.set(charts_key, drawn, CACHE_SECONDS)
+        cache.set(charts_key, drawn, cache_seconds(drawn_from))
     return rows
 
 
@@ -551,9 +710,11 @@ def team_dashboard(
 ) -> Dashboard:
     """Every indicator for one unit: value, counts, trend, comparisons, target; unavailable ones listed."""
     periods = trend_periods(period)
-    rows = _rows(scope=scope, period=period, periods=periods, comparisons=comparisons, indicator_ids=indicator_ids)
+    with noting_computation_times() as times:
+        rows = _rows(scope=scope, period=period, periods=periods, comparisons=comparisons,
+                     indicator_ids=indicator_ids)
     return Dashboard(scope=scope, scope_name=scope_name, period=period, periods=periods, rows=rows,
-                     comparison_labels=[c.label for c in comparisons])
+                     comparison_labels=[c.label for c in comparisons], computed_at=min(times, default=None))
 
 
 # ---------------------------------------------------------------------------
@@ -571,6 +732,14 @@ def analyst_dashboard(
 ) -> Dashboard:
     """One area (country, region, trust), optionally stratified, with the outcome and strategy sections."""
     periods = trend_periods(period)
+    with noting_computation_times() as times:
+        return _analyst_dashboard(scope=scope, scope_name=scope_name, period=period, periods=periods, by=by,
+                                  comparisons=comparisons, indicator_ids=indicator_ids, times=times)
+
+
+def _analyst_dashboard(*, scope: engine.Scope, scope_name: str, period: Period, periods: list[Period],
+                       by: str | None, comparisons: Sequence[Comparison], indicator_ids: Sequence[str] | None,
+                       times: list[dt.datetime]) -> Dashboard:
     rows = _rows(scope=scope, period=period, periods=periods, comparisons=comparisons, indicator_ids=indicator_ids)
     by_label = stratifier_label(by) if by else ""
     if by:
@@ -585,6 +754,7 @@ def analyst_dashboard(
     dashboard.outcomes, dashboard.living_conditions, dashboard.recovery = outcome_sections(rows)
     dashboard.strategy = strategy_section(scope=scope, period=period)
     dashboard.act_fact = act_fact_availability(scope)
+    dashboard.computed_at = min(times, default=None)
     return dashboard
 
 

@@ -14,18 +14,35 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
     ``by`` the indicator supports, one ``Stratum`` per stratum value (persons without a
     value form the "unknown" stratum, so strata add up to the total). Indicators whose
     data model is not installed, or whose data has never been recorded, come back with
-    ``available=False`` and ``reason``; never with made-up numbers. Raw results are for
+    ``available=False`` and ``reason``; never with made-up numbers. A median whose definition
+    has ``parameters.quartiles`` carries its first and third quartile (``Quartiles``: linear
+    interpolation, as PERCENTILE_CONT) for the total and each stratum; a proportion whose
+    definition has ``parameters.breakdown`` carries its numerator by category (``breakdowns``:
+    5a's rejected referrals by reason, rules.base.Breakdown) for the total. Raw results are for
     internal use only (tests, the cache, ``persons_behind``): anything leaving the
     product goes through ``published``.
 
-``evaluate(..., cached=True, max_age=24 h)`` / ``published(..., cached=True)``
-    Use stored snapshots (models.IndicatorSnapshot) younger than ``max_age``; compute and
-    store the missing ones. ``forget_snapshots()`` deletes them all.
+``evaluate(..., cached=True, max_age=SNAPSHOT_MAX_AGE)`` / ``published(..., cached=True)``
+    Use stored snapshots (models.IndicatorSnapshot) of the current cache generation younger than
+    ``max_age`` (settings.HELHET_INDICATOR_MAX_AGE_HOURS, default 24); compute and store the
+    missing ones. A snapshot with more stratifiers than asked for serves too, and a region,
+    trust, municipality or unit total is read from a national snapshot stratified by region,
+    trust, municipality or team (the scope's stratum is exactly the scope's items), so that
+    ``helhet indicators warm`` (warmup.py: the country by every stratifier) serves every
+    dashboard total. Results carry ``computed_at`` (when their computation began).
+    ``forget_snapshots()`` bumps the generation and deletes them all (after a bulk load).
 
 ``published(period, scope=NATIONAL, by=None, indicator_ids=None, threshold=5) -> list[PublishedResult]``
     The same, after small-cell and complementary suppression (suppression.py) of the
     total and of every stratification table: callers that publish never see a small
-    cell. Team-counting indicators (fidelity) are not about persons and are not suppressed.
+    cell. Quartiles come only with a shown figure; a breakdown is a one-way table with the
+    published numerator as its total, hidden whole when the numerator is (``publish_breakdown``). Linked across levels: what the indicator's national pattern for the period
+    (``linked_patterns``: country > region > trust > unit, country > centrality >
+    municipality) hides is hidden in every table and on every dashboard that shows it, so
+    a unit hidden on its own page cannot be found from its trust's total. With ``cached``
+    the pattern comes from stored national results of the same ``max_age`` (computed again
+    when they disagree with the scope's); without, it is computed with the results.
+    Team-counting indicators (fidelity) are not about persons and are not suppressed.
 
 ``persons_behind(user, indicator_id, period, scope, which="numerator") -> list[Person]``
     The persons behind a number (``which`` = "numerator" or "denominator"), limited to
@@ -43,9 +60,10 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
 Computation: each rule writes the SQL selecting its counted items (rules/); the
 engine wraps it in a single statement that attaches every stratum and aggregates the
 total and all requested stratifications: on PostgreSQL and DuckDB in one GROUPING SETS
-pass (medians as the mean of the lower and upper PERCENTILE_DISC), on SQLite with UNION
-ALL over one materialised CTE (medians with window functions); the same rows either
-way. Indicators whose rules share a population (rules.base.Shared: 4a-4c, 3a + 10a,
+pass (medians as the mean of the lower and upper PERCENTILE_DISC, quartiles with
+PERCENTILE_CONT, a breakdown as one more grouping set on the category), on SQLite with UNION
+ALL over one materialised CTE (medians and quartiles from row numbers); the same rows either
+way, to the bit. Indicators whose rules share a population (rules.base.Shared: 4a-4c, 3a + 10a,
 6a + 6b, each instrument's change / reliable improvement / recovery) are computed in one
 statement: one scan, one join of the strata, one aggregation with a count, numerator
 and statistic per indicator (``plan_statements``; the benchmark runs the same statements
@@ -64,15 +82,20 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Func, JSONField, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
 
 from helhet.indicators import rules as _rules  # noqa: F401  (registers the rules)
 from helhet.indicators.definitions import (
@@ -85,21 +108,31 @@ from helhet.indicators.definitions import (
     age_band,
     load_indicators,
 )
-from helhet.indicators.rules.base import RULES, Dialect, Shared, Sql, table
+from helhet.indicators.rules.base import RULES, Breakdown, Dialect, Shared, Sql, table
 from helhet.indicators.rules.pathways import latest_units_sql
 from helhet.indicators.suppression import (
     DEFAULT_THRESHOLD,
     Cell,
+    Hierarchy,
     PublishedCell,
     PublishedRow,
+    Relation,
+    Row,
+    SuppressionReason,
     Table,
+    suppress_hierarchy,
     suppress_small_cells,
 )
 
 SCOPE_LEVELS = ("national", "region", "trust", "municipality", "unit")
+MEDIAN_UNITS = (Unit.MEDIAN_DAYS, Unit.MEDIAN_SCORE)
 UNKNOWN = "unknown"  # the stratum of items without a value for a stratifier
 WHICH = ("numerator", "denominator")
-SNAPSHOT_MAX_AGE = dt.timedelta(hours=24)  # stored results older than this are computed again
+# Stored results older than this are computed again (the staleness bound for clinical edits, which do
+# not invalidate; bulk loads do: forget_snapshots).
+SNAPSHOT_MAX_AGE = dt.timedelta(hours=getattr(settings, "HELHET_INDICATOR_MAX_AGE_HOURS", 24))
+# A scope's total is its stratum in the national stratification by this stratifier (_read_snapshots).
+SCOPE_STRATIFIER = {"region": "region", "trust": "trust", "municipality": "municipality", "unit": "team"}
 ANALYTIC_WORK_MEM = "64MB"  # PostgreSQL work_mem while computing indicators (see analytic_session)
 GROUPING_SETS_VENDORS = ("postgresql", "duckdb")  # aggregate all stratifications in one pass
 # Indicators whose rules share a population are computed together (one statement per population);
@@ -151,10 +184,55 @@ class Stratum:
     numerator: int | None
     denominator: int
     value: float | None  # rate for proportions, statistic otherwise
+    quartiles: Quartiles | None = None  # of a median with parameters.quartiles
 
     @property
     def cell(self) -> Cell:
         return Cell(self.numerator, self.denominator, None if self.numerator is not None else self.value)
+
+
+@dataclass(frozen=True)
+class Quartiles:
+    """The first and third quartile of a median indicator's values (the median is its value).
+
+    One definition everywhere: linear interpolation between order statistics (Hyndman & Fan's type 7,
+    R's default): for the sorted values x[0..n-1] the quartile at p (0.25, 0.75) is
+    x[j] + (x[j+1] - x[j]) * f where p * (n - 1) = j + f. That is PERCENTILE_CONT on PostgreSQL and
+    DuckDB (the SQLite statement computes the same expression from row numbers), and Python's
+    ``statistics.quantiles(values, n=4, method="inclusive")`` (equal up to floating-point rounding:
+    Python weighs the two values as (x[j] * (4 - 4f) + x[j+1] * 4f) / 4). For n = 1 both are the value.
+    """
+
+    q1: float
+    q3: float
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """One category of a breakdown (rules.base.Breakdown): the numerator's items with this category."""
+
+    key: str  # the category code ("unknown": none recorded)
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class PublishedBreakdownRow:
+    key: str
+    label: str
+    count: int | None  # None when suppressed
+    share: float | None  # count / the breakdown's total (the numerator); None when suppressed
+    suppressed: bool
+    reason: str  # suppression.SuppressionReason value ("" when shown)
+
+
+@dataclass(frozen=True)
+class PublishedBreakdown:
+    """A breakdown after suppression: the categories' counts with the numerator as their total."""
+
+    name: str  # the definition's parameters.breakdown, e.g. "rejection_reason"
+    total: int | None  # the numerator; None when the indicator's total is suppressed
+    rows: tuple[PublishedBreakdownRow, ...]
 
 
 @dataclass(frozen=True)
@@ -170,6 +248,10 @@ class IndicatorResult:
     denominator: int = 0
     value: float | None = None  # the rate (proportions) or the median / mean
     strata: dict[str, tuple[Stratum, ...]] = field(default_factory=dict)
+    computed_at: dt.datetime | None = field(default=None, compare=False)  # when the computation began
+    quartiles: Quartiles | None = None  # of the total, for a median with parameters.quartiles
+    # The numerator by a category (parameters.breakdown): name -> one row per category, in order.
+    breakdowns: dict[str, tuple[BreakdownRow, ...]] = field(default_factory=dict)
 
     @property
     def indicator_id(self) -> str:
@@ -197,6 +279,12 @@ class PublishedResult:
     strata: dict[str, tuple[PublishedRow, ...]]
     labels: dict[str, dict[str, str]]  # stratifier -> stratum key -> display name
     threshold: int
+    computed_at: dt.datetime | None = field(default=None, compare=False)  # of the raw result
+    # Quartiles only where the figure they belong to is shown (the total's; a shown stratum's by
+    # stratifier and stratum key); breakdowns suppressed with the numerator as their total.
+    quartiles: Quartiles | None = None
+    strata_quartiles: dict[str, dict[str, Quartiles]] = field(default_factory=dict)
+    breakdowns: dict[str, PublishedBreakdown] = field(default_factory=dict)
 
     @property
     def indicator_id(self) -> str:
@@ -311,11 +399,38 @@ def person_attributes_sql(dialect: Dialect, period: Period, *, latest_unit: bool
         {latest_join if latest_unit else ''}"""
 
 
-def strata_sql(definition: IndicatorDefinition, period: Period, scope: Scope, dialect: Dialect) -> Sql:
-    """The rule's items with one column per stratifier, filtered to the scope (the body of a CTE)."""
+def strata_sql(definition: IndicatorDefinition, period: Period, scope: Scope, dialect: Dialect, *,
+               with_category: bool = False) -> Sql:
+    """The rule's items with one column per stratifier, filtered to the scope (the body of a CTE);
+    ``with_category``: and the ``category`` of the definition's breakdown."""
     rule = RULES[definition.source_rule]
-    items = rule.items(definition, period, dialect)
-    return _with_strata(items, "i.num AS num, i.val AS val", rule.attributes_to_latest_unit, period, scope, dialect)
+    breakdown = breakdown_of(definition) if with_category else None
+    if breakdown is not None:
+        items = breakdown[1].items(definition, period, dialect)
+        columns = "i.num AS num, i.val AS val, i.category AS category"
+    else:
+        items = rule.items(definition, period, dialect)
+        columns = "i.num AS num, i.val AS val"
+    return _with_strata(items, columns, rule.attributes_to_latest_unit, period, scope, dialect)
+
+
+def breakdown_of(definition: IndicatorDefinition) -> tuple[str, Breakdown] | None:
+    """The definition's breakdown (``parameters.breakdown``) as (name, its rule's Breakdown), or None."""
+    name = definition.parameters.get("breakdown")
+    if name is None:
+        return None
+    breakdowns = RULES[definition.source_rule].breakdowns if definition.source_rule in RULES else {}
+    if not isinstance(name, str) or name not in breakdowns or not definition.is_proportion:
+        raise ValueError(f"{definition.id}: parameter 'breakdown' must name a breakdown of a proportion's rule "
+                         f"({', '.join(breakdowns) or 'this rule has none'}), got {name!r}")
+    if name in STRATIFIERS:
+        raise ValueError(f"{definition.id}: breakdown {name!r} has a stratifier's name")
+    return name, breakdowns[name]
+
+
+def has_quartiles(definition: IndicatorDefinition) -> bool:
+    """Whether the definition is a median published with its quartiles (``parameters.quartiles``)."""
+    return definition.unit in MEDIAN_UNITS and definition.parameters.get("quartiles") is True
 
 
 def _with_strata(items: Sql, columns: str, attributed: bool, period: Period, scope: Scope, dialect: Dialect) -> Sql:
@@ -393,26 +508,40 @@ def _shared_part(definition: IndicatorDefinition, period: Period, dialect: Diale
 
 def aggregate_sql(definition: IndicatorDefinition, period: Period, scope: Scope, by: Sequence[str],
                   dialect: Dialect) -> Sql:
-    """One statement: rows (stratifier, stratum, denominator, numerator, statistic); stratifier '' is the total."""
-    body = strata_sql(definition, period, scope, dialect)
-    median = definition.unit in (Unit.MEDIAN_DAYS, Unit.MEDIAN_SCORE)
-    if by and dialect.vendor in GROUPING_SETS_VENDORS:
+    """One statement: rows (stratifier, stratum, denominator, numerator, statistic, first quartile, third
+    quartile); stratifier '' is the total. The quartiles are NULL unless the definition has them
+    (``has_quartiles``). With a breakdown (``breakdown_of``), the rows whose stratifier is the
+    breakdown's name count the numerator's items of each category (stratum): in the numerator column."""
+    breakdown = breakdown_of(definition)
+    body = strata_sql(definition, period, scope, dialect, with_category=breakdown is not None)
+    median = definition.unit in MEDIAN_UNITS
+    value = dialect.real("val")
+    # (name in the rows, column): the stratifiers, then the breakdown's category.
+    groups = [(name, name) for name in by] + ([(breakdown[0], "category")] if breakdown else [])
+    if groups and dialect.vendor in GROUPING_SETS_VENDORS:
         # One pass over the items for the total and every stratification (GROUPING SETS; SQLite lacks
-        # them and gets the UNION ALL below, which gives the same rows). Strata are never NULL.
-        which = " ".join(f"WHEN GROUPING({name}) = 0 THEN '{name}'" for name in by)
+        # them and gets the UNION ALL below, which gives the same rows). Strata are never NULL; the
+        # category is NULL outside the numerator, a group whose row (stratum '') the results skip.
+        which = " ".join(f"WHEN GROUPING({column}) = 0 THEN '{name}'" for name, column in groups)
         events = "SUM(num)" if definition.is_proportion else "NULL"
-        stat = "NULL" if definition.is_proportion else f"AVG({dialect.real('val')})"
+        stat = "NULL" if definition.is_proportion else f"AVG({value})"
+        quartiles = "NULL AS q1, NULL AS q3"
         if median:
             # The lower middle value (ascending) and the upper one (the lower middle descending): the
             # middle value twice for an odd count. (a + b) / 2 is, to the bit, what the AVG of the two
             # middle values in the UNION ALL path below computes. (Rules never give a median
             # indicator a NULL value; PERCENTILE_DISC would skip it, the row numbers below would not.)
-            value = dialect.real("val")
             stat = (f"(PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY {value}) "
                     f"+ PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY {value} DESC)) / 2")
-        text = (f"SELECT CASE {which} ELSE '' END AS stratifier, COALESCE({', '.join(by)}, '') AS stratum, "
-                f"COUNT(*) AS n, {events} AS events, {stat} AS stat FROM ({body.text}) items "
-                f"GROUP BY GROUPING SETS ((), {', '.join(f'({name})' for name in by)})")
+        if has_quartiles(definition):
+            # Quartiles (see Quartiles): PERCENTILE_CONT computes x[j] + f * (x[j+1] - x[j]), as the
+            # UNION ALL path below does from row numbers.
+            quartiles = (f"PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY {value}) AS q1, "
+                         f"PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY {value}) AS q3")
+        columns = ", ".join(column for _name, column in groups)
+        text = (f"SELECT CASE {which} ELSE '' END AS stratifier, COALESCE({columns}, '') AS stratum, "
+                f"COUNT(*) AS n, {events} AS events, {stat} AS stat, {quartiles} FROM ({body.text}) items "
+                f"GROUP BY GROUPING SETS ((), {', '.join(f'({column})' for _name, column in groups)})")
         return Sql(text, body.params)
     parts: list[str] = []
     for name in ("", *by):
@@ -421,24 +550,46 @@ def aggregate_sql(definition: IndicatorDefinition, period: Period, scope: Scope,
         if median:
             # The median: the middle value, or the mean of the two middle values (window functions).
             window = f"PARTITION BY {name}" if name else ""
+            quartiles = (f"{_quartile_from_ranks(1, value, dialect)} AS q1, "
+                         f"{_quartile_from_ranks(3, value, dialect)} AS q3") if has_quartiles(definition) \
+                else "NULL AS q1, NULL AS q3"
             parts.append(f"""
                 SELECT '{name}' AS stratifier, {stratum} AS stratum, COUNT(*) AS n, NULL AS events,
-                    AVG(CASE WHEN rn IN ((c + 1) / 2, (c + 2) / 2) THEN {dialect.real('val')} END) AS stat
+                    AVG(CASE WHEN rn IN ((c + 1) / 2, (c + 2) / 2) THEN {value} END) AS stat, {quartiles}
                 FROM (SELECT {name + ', ' if name else ''}val,
                         ROW_NUMBER() OVER ({window} ORDER BY val) AS rn, COUNT(*) OVER ({window}) AS c
                       FROM items) ranked{group}""")
         elif definition.is_proportion:
             parts.append(f"""
                 SELECT '{name}' AS stratifier, {stratum} AS stratum, COUNT(*) AS n, SUM(num) AS events,
-                    NULL AS stat
+                    NULL AS stat, NULL AS q1, NULL AS q3
                 FROM items{group}""")
         else:
             parts.append(f"""
                 SELECT '{name}' AS stratifier, {stratum} AS stratum, COUNT(*) AS n, NULL AS events,
-                    AVG({dialect.real('val')}) AS stat
+                    AVG({value}) AS stat, NULL AS q1, NULL AS q3
                 FROM items{group}""")
+    if breakdown is not None:
+        parts.append(f"""
+                SELECT '{breakdown[0]}' AS stratifier, category AS stratum, COUNT(*) AS n, SUM(num) AS events,
+                    NULL AS stat, NULL AS q1, NULL AS q3
+                FROM items WHERE category IS NOT NULL GROUP BY category""")
     text = f"WITH items AS MATERIALIZED ({body.text}) " + " UNION ALL ".join(parts)
     return Sql(text, body.params)
+
+
+def _quartile_from_ranks(k: int, value: str, dialect: Dialect) -> str:
+    """Quartile k (1 or 3) of a group from its row numbers ``rn`` (1..c, ordered by value) and size
+    ``c``: x[j] + (x[j+1] - x[j]) * f where k (c - 1) / 4 = j + f, j counted from 0 (see Quartiles),
+    in PERCENTILE_CONT's order of operations. Integer arithmetic for j (exact division, so that
+    DuckDB's "/" gives the same); f is 0, 0.25, 0.5 or 0.75, exact in binary."""
+    position = f"({k} * (c - 1))"
+    low_rank = f"(({position} - {position} %% 4) / 4 + 1)"
+    high_rank = f"({low_rank} + CASE WHEN {position} %% 4 = 0 THEN 0 ELSE 1 END)"
+    low = f"MAX(CASE WHEN rn = {low_rank} THEN {value} END)"
+    high = f"MAX(CASE WHEN rn = {high_rank} THEN {value} END)"
+    fraction = f"{dialect.real(f'MAX({position}) %% 4')} / 4"
+    return f"({low} + ({high} - {low}) * {fraction})"
 
 
 def _dialect() -> Dialect:
@@ -498,7 +649,7 @@ class Statement:
     def results(self, rows: Sequence[Sequence[Any]], period: Period, scope: Scope,
                 labels: dict[str, dict[str, str]]) -> list[IndicatorResult]:
         """The indicators' results from the statement's rows."""
-        if len(self.definitions) == 1:
+        if len(self.definitions) == 1:  # (aggregate_sql: with the quartile columns and breakdown rows)
             return [_result(self.definitions[0], period, scope, self.wanted, labels, rows)]
         return [_result(d, period, scope, self.wanted, labels,
                         [(row[0], row[1], *row[2 + 3 * k:5 + 3 * k]) for row in rows])
@@ -509,14 +660,14 @@ def plan_statements(available: Sequence[IndicatorDefinition], period: Period, sc
                     stratifiers: Sequence[str], dialect: Dialect) -> list[Statement]:
     """The statements computing the (available) indicators: those whose rules share a population
     (rules.base.Shared: the same population SQL and parameters, the same unit attribution and
-    stratifiers; never medians) together, every other one alone. The benchmark runs the same
+    stratifiers; never medians or breakdowns) together, every other one alone. The benchmark runs the same
     statements on DuckDB."""
     groups: dict[tuple[Any, ...], list[IndicatorDefinition]] = {}
     for definition in available:
         rule = RULES[definition.source_rule]
         wanted = tuple(name for name in stratifiers if name in definition.stratifiers)
-        median = definition.unit in (Unit.MEDIAN_DAYS, Unit.MEDIAN_SCORE)
-        if rule.shared is None or median or not SHARE_POPULATIONS:
+        median = definition.unit in MEDIAN_UNITS
+        if rule.shared is None or median or breakdown_of(definition) is not None or not SHARE_POPULATIONS:
             key: tuple[Any, ...] = ("alone", definition.id)
         else:
             population = rule.shared(definition, period, dialect).population
@@ -535,27 +686,52 @@ def plan_statements(available: Sequence[IndicatorDefinition], period: Period, sc
 
 def _result(definition: IndicatorDefinition, period: Period, scope: Scope, wanted: Sequence[str],
             labels: dict[str, dict[str, str]], rows: Iterable[Sequence[Any]]) -> IndicatorResult:
-    """An available result from rows (stratifier, stratum, n, events, stat); stratifier '' is the total."""
+    """An available result from rows (stratifier, stratum, n, events, stat[, q1, q3]); stratifier '' is
+    the total, the breakdown's name (``aggregate_sql``) a category's count of numerator items."""
     proportion = definition.is_proportion
-    total: tuple[int | None, int, float | None] = (0 if proportion else None, 0, None)
+    breakdown = breakdown_of(definition)
+    total: tuple[int | None, int, float | None, Quartiles | None] = (0 if proportion else None, 0, None, None)
     strata: dict[str, list[Stratum]] = {name: [] for name in wanted}
-    for stratifier, stratum, n, events, stat in rows:
+    counts: dict[str, int] = {}
+    for stratifier, stratum, n, events, stat, *quartile_values in rows:
+        if breakdown is not None and stratifier == breakdown[0]:
+            if stratum:  # (GROUPING SETS: the items outside the numerator, category NULL, come as '')
+                counts[str(stratum)] = int(events or 0)
+            continue
         denominator = int(n or 0)
         numerator = int(events or 0) if proportion else None
         if proportion:
             value = numerator / denominator if denominator and numerator is not None else None
         else:
             value = None if stat is None else float(stat)
+        q1, q3 = (quartile_values + [None, None])[:2]
+        quartiles = None if q1 is None or q3 is None else Quartiles(float(q1), float(q3))
         if not stratifier:
-            total = (numerator, denominator, value)
+            total = (numerator, denominator, value, quartiles)
         elif denominator:  # (a stratum of another indicator sharing the statement has none of these items)
             key = str(stratum)
             label = labels.get(stratifier, {}).get(key, key)
-            strata[stratifier].append(Stratum(stratifier, key, label, numerator, denominator, value))
+            strata[stratifier].append(Stratum(stratifier, key, label, numerator, denominator, value, quartiles))
+    breakdowns = {} if breakdown is None else {breakdown[0]: _breakdown_rows(breakdown[1], counts)}
     return IndicatorResult(
         definition, period, scope, available=True, numerator=total[0], denominator=total[1], value=total[2],
         strata={name: tuple(sorted(rows_, key=lambda s: s.key)) for name, rows_ in strata.items()},
+        quartiles=total[3], breakdowns=breakdowns,
     )
+
+
+def _breakdown_rows(breakdown: Breakdown, counts: dict[str, int]) -> tuple[BreakdownRow, ...]:
+    """Every category of the breakdown in its order (0 where none), then any other code that counts
+    something ("unknown": no category recorded), by code."""
+    from django.utils import translation
+
+    with translation.override("en"):  # stored and cached results are language-neutral; pages translate
+        declared = [(str(code), str(label)) for code, label in breakdown.categories()]
+    known = {code for code, _label in declared}
+    rows = [BreakdownRow(code, label, counts.get(code, 0)) for code, label in declared]
+    rows += [BreakdownRow(code, "Not recorded" if code == UNKNOWN else code, count)
+             for code, count in sorted(counts.items()) if code not in known and count]
+    return tuple(rows)
 
 
 def _compute_all(selected: list[IndicatorDefinition], period: Period, scope: Scope,
@@ -587,21 +763,26 @@ def evaluate(period: Period | str, scope: Scope = NATIONAL, by: str | Iterable[s
              max_age: dt.timedelta = SNAPSHOT_MAX_AGE) -> list[IndicatorResult]:
     """Raw results, one per indicator (see the module docstring). Never publish these directly.
 
-    With ``cached``, stored snapshots younger than ``max_age`` are used and missing ones are
-    computed and stored (models.IndicatorSnapshot).
+    With ``cached``, stored snapshots of the current generation younger than ``max_age`` are
+    used and missing ones are computed and stored (models.IndicatorSnapshot).
     """
     the_period = parse_period(period)
     stratifiers = parse_stratifiers(by)
     selected = _selected(indicator_ids)
     resolve_scope(scope)
     found: dict[str, IndicatorResult] = {}
+    generation = 0
     if cached:
-        found = _read_snapshots(selected, the_period, scope, stratifiers, max_age)
+        # Read before computing: results computed while a bulk load commits are stored under the
+        # generation it then retires.
+        generation = snapshot_generation()
+        found = _read_snapshots(selected, the_period, scope, stratifiers, max_age, generation)
     missing = [d for d in selected if d.id not in found]
     if missing:
-        computed = _compute(missing, the_period, scope, stratifiers)
+        began = timezone.now()
+        computed = [replace(r, computed_at=began) for r in _compute(missing, the_period, scope, stratifiers)]
         if cached:
-            _write_snapshots(computed, stratifiers)
+            _write_snapshots(computed, stratifiers, generation)
         found.update((r.indicator_id, r) for r in computed)
     return [found[d.id] for d in selected]
 
@@ -662,89 +843,575 @@ def _snapshot_key(stratifiers: tuple[str, ...]) -> str:
 
 
 def _read_snapshots(selected: list[IndicatorDefinition], period: Period, scope: Scope,
-                    stratifiers: tuple[str, ...], max_age: dt.timedelta) -> dict[str, IndicatorResult]:
-    from django.utils import timezone
+                    stratifiers: tuple[str, ...], max_age: dt.timedelta,
+                    generation: int) -> dict[str, IndicatorResult]:
+    """The stored results that still count: of this generation, younger than ``max_age``.
 
+    Per indicator the freshest snapshot that answers the question serves (fewest stratifiers on a
+    tie): one of the scope with at least the stratifiers asked for (the others' tables are left
+    out: each stratification is aggregated on its own, by GROUPING SETS or UNION ALL, so it is the
+    same whatever else was asked), or, for the total of a region, trust, municipality or unit, a
+    national one stratified by the scope's level, whose stratum for the scope is the scope's total
+    (the scope filter and the stratum are the same column of the same join). Two queries: which
+    snapshots, then the chosen ones' contents.
+    """
     from helhet.indicators.models import IndicatorSnapshot
 
-    snapshots = IndicatorSnapshot.objects.filter(
-        indicator_id__in=[d.id for d in selected], period=period.text, scope=str(scope),
-        stratifiers=_snapshot_key(stratifiers), computed_at__gte=timezone.now() - max_age)
     by_id = {d.id: d for d in selected}
-    found = {}
-    for snapshot in snapshots:
-        data = snapshot.result
-        found[snapshot.indicator_id] = IndicatorResult(
-            by_id[snapshot.indicator_id], period, scope, available=data["available"], reason=data["reason"],
-            numerator=data["numerator"], denominator=data["denominator"], value=data["value"],
-            strata={name: tuple(Stratum(name, *row) for row in rows) for name, rows in data["strata"].items()},
-        )
+    wanted = set(stratifiers)
+    own = str(scope)
+    derive_by = SCOPE_STRATIFIER.get(scope.level) if not stratifiers and scope.code != UNKNOWN else None
+    candidates = IndicatorSnapshot.objects.filter(
+        indicator_id__in=list(by_id), period=period.text, scope__in=[own, "national"] if derive_by else [own],
+        generation=generation, computed_at__gte=timezone.now() - max_age,
+    ).values_list("pk", "indicator_id", "scope", "stratifiers", "computed_at")
+    chosen: dict[str, tuple[tuple[float, int], int, bool, dt.datetime]] = {}
+    for pk, indicator_id, where, key, computed_at in candidates:
+        names = set(key.split(",")) if key else set()
+        derived = where != own
+        if derived:
+            if derive_by not in names or derive_by not in by_id[indicator_id].stratifiers:
+                continue
+            if breakdown_of(by_id[indicator_id]) is not None:  # (a breakdown is of the total only)
+                continue
+        elif not wanted <= names:
+            continue
+        rank = (-computed_at.timestamp(), len(names))
+        if indicator_id not in chosen or rank < chosen[indicator_id][0]:
+            chosen[indicator_id] = (rank, pk, derived, computed_at)
+    if not chosen:
+        return {}
+    # A snapshot row never changes (a new computation is a new row), so what was read from one is
+    # remembered in this process, by row, time and question: pages of one period read the same
+    # national tables over and over (scope totals, the linked suppression pattern).
+    question = (own, stratifiers)
+    found: dict[str, IndicatorResult] = {}
+    for indicator_id, (_rank, pk, _derived, computed_at) in chosen.items():
+        with _READ_MEMO_LOCK:
+            remembered = _READ_MEMO.get((pk, computed_at, generation, question))
+            if remembered is not None:
+                _READ_MEMO.move_to_end((pk, computed_at, generation, question))
+                found[indicator_id] = remembered
+    chosen = {i: c for i, c in chosen.items() if i not in found}
+    if not chosen:
+        return found
+    # Only the tables wanted: a national snapshot by every stratifier is some 40 kB of JSON per indicator,
+    # most of it municipalities and teams; a unit's total needs the team table alone.
+    tables = [name for name in STRATIFIERS if name in wanted or name == derive_by]
+    rows = IndicatorSnapshot.objects.filter(pk__in=[c[1] for c in chosen.values()]).values_list(
+        "pk", _WithoutStrata("result"), *(KeyTransform(name, KeyTransform("strata", "result")) for name in tables))
+    contents = {}
+    for pk, head, *strata in rows:
+        contents[pk] = {**head, "strata": {name: table_ for name, table_ in zip(tables, strata, strict=True)
+                                           if table_ is not None}}
+    for indicator_id, (_rank, pk, derived, computed_at) in chosen.items():
+        data = contents[pk]
+        definition = by_id[indicator_id]
+        if data["available"] and ((breakdown_of(definition) is not None and "breakdowns" not in data)
+                                  or (has_quartiles(definition) and "quartiles" not in data)):
+            continue  # stored before breakdowns and quartiles were: computed again
+        if derived:
+            result = _scope_total(definition, period, scope, data, derive_by or "", computed_at)
+        else:
+            result = IndicatorResult(
+                definition, period, scope, available=data["available"], reason=data["reason"],
+                numerator=data["numerator"], denominator=data["denominator"], value=data["value"],
+                quartiles=_quartiles_from_json(data.get("quartiles")),
+                breakdowns={name: tuple(BreakdownRow(*row) for row in rows)
+                            for name, rows in data.get("breakdowns", {}).items()},
+                strata={name: tuple(_stratum_from_json(name, row) for row in data["strata"][name])
+                        for name in stratifiers if name in data["strata"]},
+                computed_at=computed_at,
+            )
+        found[indicator_id] = result
+        with _READ_MEMO_LOCK:
+            _READ_MEMO[(pk, computed_at, generation, question)] = result
+            while len(_READ_MEMO) > _READ_MEMO_SIZE:
+                _READ_MEMO.popitem(last=False)
     return found
 
 
-def _write_snapshots(results: list[IndicatorResult], stratifiers: tuple[str, ...]) -> None:
-    from django.db import transaction
-    from django.utils import timezone
+# Results read from snapshots, by (row, computed_at, generation, (scope, stratifiers)); least recently
+# used first. Bounded: a national result by five stratifiers holds some 900 strata.
+_READ_MEMO: OrderedDict[tuple[int, dt.datetime, int, tuple[str, tuple[str, ...]]], IndicatorResult] = OrderedDict()
+_READ_MEMO_SIZE = 600
+_READ_MEMO_LOCK = threading.Lock()  # (runserver serves requests in threads)
 
+
+class _WithoutStrata(Func):
+    """A stored result without its strata (``result - 'strata'``): the total, its quartiles and breakdowns."""
+
+    output_field = JSONField()
+
+    template = "JSON_REMOVE(%(expressions)s, '$.strata')"
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(%(expressions)s - 'strata')", **extra)
+
+
+def _scope_total(definition: IndicatorDefinition, period: Period, scope: Scope, national: dict[str, Any],
+                 by: str, computed_at: dt.datetime) -> IndicatorResult:
+    """A scope's total from a stored national result stratified by ``by`` (the scope's stratum), as
+    ``_result`` would give it: a scope without items has a zero count (no stratum is kept for it)."""
+    if not national["available"]:
+        return IndicatorResult(definition, period, scope, available=False, reason=national["reason"],
+                               computed_at=computed_at)
+    row = next((row for row in national["strata"][by] if row[0] == scope.code), None)
+    if row is None:
+        return IndicatorResult(definition, period, scope, available=True,
+                               numerator=0 if definition.is_proportion else None, denominator=0, value=None,
+                               computed_at=computed_at)
+    _key, _label, numerator, denominator, value, *quartiles = row
+    return IndicatorResult(definition, period, scope, available=True, numerator=numerator,
+                           quartiles=_quartiles_from_json(quartiles[0] if quartiles else None),
+                           denominator=denominator, value=value, computed_at=computed_at)
+
+
+def _write_snapshots(results: list[IndicatorResult], stratifiers: tuple[str, ...], generation: int) -> None:
+    """Store the results (replacing any of the same question) under the generation read before computing."""
     from helhet.indicators.models import IndicatorSnapshot
 
     if not results:
         return
-    now = timezone.now()
     key = _snapshot_key(stratifiers)
     first = results[0]
     rows = [IndicatorSnapshot(
-        indicator_id=r.indicator_id, period=r.period.text, scope=str(r.scope), stratifiers=key, computed_at=now,
+        indicator_id=r.indicator_id, period=r.period.text, scope=str(r.scope), stratifiers=key,
+        computed_at=r.computed_at or timezone.now(), generation=generation,
         result={"available": r.available, "reason": r.reason, "numerator": r.numerator,
-                "denominator": r.denominator, "value": r.value,
-                "strata": {name: [[s.key, s.label, s.numerator, s.denominator, s.value] for s in rows_]
+                "denominator": r.denominator, "value": r.value, "quartiles": _quartiles_json(r.quartiles),
+                "breakdowns": {name: [[b.key, b.label, b.count] for b in rows_] for name, rows_ in r.breakdowns.items()},
+                "strata": {name: [[s.key, s.label, s.numerator, s.denominator, s.value, _quartiles_json(s.quartiles)]
+                                  for s in rows_]
                            for name, rows_ in r.strata.items()}},
     ) for r in results]
     with transaction.atomic():
         IndicatorSnapshot.objects.filter(indicator_id__in=[r.indicator_id for r in results],
                                          period=first.period.text, scope=str(first.scope), stratifiers=key).delete()
-        IndicatorSnapshot.objects.bulk_create(rows)
+        # Another worker may have stored the same question meanwhile: either row serves.
+        IndicatorSnapshot.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _quartiles_json(quartiles: Quartiles | None) -> list[float] | None:
+    return None if quartiles is None else [quartiles.q1, quartiles.q3]
+
+
+def _quartiles_from_json(data: Any) -> Quartiles | None:
+    return None if not data else Quartiles(float(data[0]), float(data[1]))
+
+
+def _stratum_from_json(name: str, row: list[Any]) -> Stratum:
+    """A stored stratum row: key, label, numerator, denominator, value[, quartiles]."""
+    key, label, numerator, denominator, value, *quartiles = row
+    return Stratum(name, key, label, numerator, denominator, value,
+                   _quartiles_from_json(quartiles[0] if quartiles else None))
+
+
+def snapshot_generation() -> int:
+    """The current cache generation (models.IndicatorCacheState); 0 until one is recorded."""
+    from helhet.indicators.models import IndicatorCacheState
+
+    value = IndicatorCacheState.objects.filter(pk=1).values_list("generation", flat=True).first()
+    return 0 if value is None else int(value)
 
 
 def forget_snapshots() -> int:
-    """Delete every stored result (after a data correction); returns how many."""
-    from helhet.indicators.models import IndicatorSnapshot
+    """Forget every stored and cached result, in every process: bump the cache generation (part of
+    every process-local cache key, read once per page) and delete the snapshots. After a bulk load
+    or a data correction; returns how many snapshots were deleted."""
+    from django.db.models import F
 
-    deleted, _kinds = IndicatorSnapshot.objects.all().delete()
+    from helhet.indicators.models import IndicatorCacheState, IndicatorSnapshot
+
+    with transaction.atomic():
+        bumped = IndicatorCacheState.objects.filter(pk=1).update(generation=F("generation") + 1,
+                                                                  invalidated_at=timezone.now())
+        if not bumped:  # no state row yet (a flushed test database): generation 0 becomes 1
+            IndicatorCacheState.objects.get_or_create(pk=1, defaults={"generation": 1,
+                                                                      "invalidated_at": timezone.now()})
+        deleted, _kinds = IndicatorSnapshot.objects.all().delete()
     return deleted
 
 
-def publish_result(result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD) -> PublishedResult:
-    """One raw result after suppression (pure: no database)."""
+# ---------------------------------------------------------------------------
+# Suppression linked across levels (suppression.suppress_hierarchy)
+#
+# The same count is published at several levels: a unit's total on its dashboard, in its
+# trust's and region's by-team tables and in the national one; a trust's on its dashboard and
+# in the by-trust tables. Per table, a unit hidden in its trust's table could be shown on its
+# own dashboard, and a unit hidden on its dashboard found as its trust's total less its
+# siblings. So every published result also hides what the national pattern of its indicator
+# and period hides: one suppression of the counts that nest (``LinkedPattern``), worked out
+# from the country stratified by region, trust, team, municipality and centrality
+# (``evaluate(..., cached=True)``: one stored computation serves every page of the period).
+#
+# What nests (Strata in the module docstring): country > region > trust > the trust's own units
+# and a residual (the trust's items in no unit of its own: no unit, or a municipal service,
+# which has no trust; they form the "unknown" and municipal rows of the trust's by-team table);
+# items without a trust are the region (and trust) "unknown". Country > centrality class >
+# municipality (the class is the person's municipality's). Not nested, so per table only: a
+# municipality and a trust (the trust is the unit's, the municipality the person's), municipal
+# services and trusts or regions, and every stratification by sex, age band and immigrant
+# background, or by anything within a municipality or a unit. A scope whose total is hidden by
+# the pattern hides at least one stratum in each of its tables (they would add up to it). The
+# rows of a by-team table that are no unit of the scope's trusts add up to residuals: they are
+# all hidden unless that sum can be worked out anyway (``_residual_rows``). A municipal service's
+# dashboard follows its row in the country's by-team table as published.
+
+LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
+NATION_NODE = "national"
+_PATTERN_MEMO: dict[tuple[Any, ...], LinkedPattern] = {}
+_PATTERN_MEMO_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Register:
+    """Who belongs to whom in the organisation and place registers (one query: ``load_register``)."""
+
+    trust_of_unit: dict[str, str]  # units with a trust (specialist units and ACT/FACT teams)
+    region_of_trust: dict[str, str]
+    class_of_municipality: dict[str, str]
+
+
+def load_register() -> Register:
+    """The unit -> trust -> region and municipality -> centrality class registers, in one query."""
+    units, trusts = table("organisations", "ServiceUnit"), table("organisations", "HealthTrust")
+    regions, municipalities = table("organisations", "HealthRegion"), table("organisations", "Municipality")
+    found: dict[str, dict[str, str]] = {"unit": {}, "trust": {}, "municipality": {}}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 'unit', u.code, t.code FROM {units} u JOIN {trusts} t ON t.id = u.trust_id "
+            f"UNION ALL SELECT 'trust', t.code, r.code FROM {trusts} t JOIN {regions} r ON r.id = t.region_id "
+            f"UNION ALL SELECT 'municipality', m.number, CAST(m.centrality_class AS VARCHAR(2)) "
+            f"FROM {municipalities} m")
+        for kind, key, parent in cursor.fetchall():
+            found[kind][str(key)] = str(parent)
+    return Register(found["unit"], found["trust"], found["municipality"])
+
+
+@dataclass(frozen=True)
+class LinkedPattern:
+    """One indicator's national linked suppression for one period and threshold.
+
+    Nodes are named ``national``, ``region:R``, ``trust:T``, ``team:U`` (units with a trust),
+    ``residual:T``, ``centrality:C`` and ``municipality:M``; the region "unknown" (no trust)
+    and the centrality "unknown" (no municipality) stand for the trust and municipality
+    "unknown" as well. ``hidden_units`` are the units hidden in the national by-team table as
+    published (municipal services included: their dashboards follow it).
+    """
+
+    values: dict[str, Cell]
+    parent: dict[str, str]
+    hidden: frozenset[str]
+    register: Register
+    hidden_units: frozenset[str] = frozenset()
+
+    def stratum_node(self, stratifier: str, key: str) -> str | None:
+        """The node a national stratum is, if it is one."""
+        if stratifier == "region" or (stratifier == "trust" and key == UNKNOWN):
+            node = f"region:{key}"
+        elif stratifier == "trust":
+            node = f"trust:{key}"
+        elif stratifier == "team":
+            node = f"team:{key}" if key in self.register.trust_of_unit else ""
+        elif stratifier == "municipality" and key == UNKNOWN:
+            node = f"centrality:{UNKNOWN}"
+        elif stratifier in ("municipality", "centrality"):
+            node = f"{stratifier}:{key}"
+        else:
+            node = ""
+        return node if node in self.values else None
+
+    def scope_node(self, scope: Scope) -> str | None:
+        if scope.level == "national":
+            return NATION_NODE
+        return self.stratum_node(SCOPE_STRATIFIER[scope.level], scope.code)
+
+    def scope_hidden(self, scope: Scope) -> bool:
+        if scope.level == "unit" and scope.code not in self.register.trust_of_unit:
+            return scope.code in self.hidden_units
+        return self.scope_node(scope) in self.hidden
+
+    def _within(self, node: str, ancestor: str) -> bool:
+        while node != ancestor:
+            if node not in self.parent:
+                return False
+            node = self.parent[node]
+        return True
+
+    def row_node(self, scope: Scope, stratifier: str, key: str) -> str | None:
+        """The node a stratum of a scope's table is: the finer of the two when one nests in the other."""
+        within, node = self.scope_node(scope), self.stratum_node(stratifier, key)
+        if within is None or node is None:
+            return None
+        if self._within(node, within):
+            return node
+        return within if self._within(within, node) else None
+
+    def also_hide(self, scope: Scope, stratifier: str, rows: Sequence[Stratum], threshold: int) -> set[str]:
+        """The strata of one of the scope's tables that the pattern hides (see ``_residual_rows``)."""
+        hidden = set()
+        residual: list[Stratum] = []
+        for row in rows:
+            node = self.row_node(scope, stratifier, row.key)
+            if node is not None:
+                if node in self.hidden:
+                    hidden.add(row.key)
+            elif stratifier == "team" and scope.level == "unit" and row.key == scope.code:
+                if self.scope_hidden(scope):  # a municipal service's own row on its dashboard
+                    hidden.add(row.key)
+            elif stratifier == "team" and scope.level in ("national", "region", "trust"):
+                residual.append(row)
+        if residual:
+            hidden |= self._residual_rows(scope, residual, threshold)
+        return hidden
+
+    def _residual_rows(self, scope: Scope, rows: Sequence[Stratum], threshold: int) -> set[str]:
+        """Hidden strata among the rows of a by-team table that are no unit of a trust in the scope.
+
+        Together they count the scope's residual nodes (and, nationally, the items without a
+        trust): all of them are hidden unless that sum is derivable anyway (each node shown, or
+        the scope and all its own units shown); then they are suppressed as a table of their own
+        with that sum as its total.
+        """
+        within = self.scope_node(scope)
+        if within is None:
+            return {row.key for row in rows}
+        parts = [n for n in self.values if (n.startswith("residual:") and self._within(n, within))
+                 or (within == NATION_NODE and n == f"region:{UNKNOWN}")]
+        units = [n for n in self.values if n.startswith("team:") and self._within(n, within)]
+        derivable = all(n not in self.hidden for n in parts) or (
+            within not in self.hidden and all(n not in self.hidden for n in units))
+        if not derivable:
+            return {row.key for row in rows}
+        table_ = Table.summed([(row.key, row.cell) for row in rows])
+        return set(suppress_small_cells(table_, threshold).hidden_strata)
+
+    def agrees_with(self, result: IndicatorResult) -> bool:
+        """Whether a result's total is the pattern's count for its scope (both from the same data)."""
+        node = self.scope_node(result.scope)
+        if node is None:
+            return result.denominator == 0 or (result.scope.level == "unit"
+                                               and result.scope.code not in self.register.trust_of_unit)
+        cell = self.values[node]
+        return (cell.numerator, cell.denominator) == (result.numerator, result.denominator)
+
+
+def _linked_hierarchy(result: IndicatorResult, register: Register) -> tuple[Hierarchy, dict[str, str]]:
+    """The nested counts of a national result stratified by LINKED_STRATIFIERS, and each node's parent."""
+    cells: dict[str, Cell] = {NATION_NODE: _counts(result.cell)}
+    relations: list[Relation] = []
+    parent: dict[str, str] = {}
+    strata = {name: {s.key: _counts(s.cell) for s in rows} for name, rows in result.strata.items()}
+
+    def breakdown(of: str, children: dict[str, Cell], *, residual: str = "") -> None:
+        if residual:
+            # The parent's items in none of the children (kept when there are any).
+            rest = _difference(cells[of], list(children.values()))
+            if rest is None:
+                return
+            if rest.denominator:
+                children = {**children, residual: rest}
+        elif not _adds_up(cells[of], list(children.values())):
+            return  # does not add up (a register changed since the results were computed): not linked
+        if not children:
+            return
+        cells.update(children)
+        parent.update((child, of) for child in children)
+        relations.append(Relation(of, tuple(children)))
+
+    if "region" in strata:
+        breakdown(NATION_NODE, {f"region:{k}": c for k, c in strata["region"].items()})
+        if "trust" in strata:
+            for region in [k for k in strata["region"] if k != UNKNOWN]:
+                breakdown(f"region:{region}", {f"trust:{k}": c for k, c in strata["trust"].items()
+                                               if register.region_of_trust.get(k) == region})
+            if "team" in strata:
+                for trust in [k for k in strata["trust"] if k != UNKNOWN and f"trust:{k}" in cells]:
+                    breakdown(f"trust:{trust}", {f"team:{k}": c for k, c in strata["team"].items()
+                                                 if register.trust_of_unit.get(k) == trust},
+                              residual=f"residual:{trust}")
+    if "centrality" in strata:
+        breakdown(NATION_NODE, {f"centrality:{k}": c for k, c in strata["centrality"].items()})
+        if "municipality" in strata:
+            for klass in [k for k in strata["centrality"] if k != UNKNOWN]:
+                breakdown(f"centrality:{klass}", {f"municipality:{k}": c for k, c in strata["municipality"].items()
+                                                  if register.class_of_municipality.get(k) == klass})
+    return Hierarchy(cells, relations), parent
+
+
+def _counts(cell: Cell) -> Cell:
+    return Cell(cell.numerator, cell.denominator)
+
+
+def _adds_up(whole: Cell, parts: Sequence[Cell]) -> bool:
+    rest = _difference(whole, parts)
+    return rest is not None and rest.denominator == 0 and not rest.numerator
+
+
+def _difference(whole: Cell, parts: Sequence[Cell]) -> Cell | None:
+    denominator = whole.denominator - sum(p.denominator for p in parts)
+    if whole.numerator is None:
+        return Cell(None, denominator) if denominator >= 0 else None
+    numerator = whole.numerator - sum(p.numerator or 0 for p in parts)
+    return Cell(numerator, denominator) if 0 <= numerator <= denominator else None
+
+
+def linked_pattern(result: IndicatorResult, register: Register, threshold: int) -> LinkedPattern:
+    """The linked pattern of one national result stratified by LINKED_STRATIFIERS (pure: no database)."""
+    hierarchy, parent = _linked_hierarchy(result, register)
+    pattern = LinkedPattern(dict(hierarchy.cells), parent, suppress_hierarchy(hierarchy, threshold).hidden, register)
+    # The national by-team table as published fixes which units (municipal services too) are hidden.
+    teams = result.strata.get("team", ())
+    table_ = Table.summed([(s.key, s.cell) for s in teams])
+    hidden_units = suppress_small_cells(table_, threshold,
+                                        also_hide=pattern.also_hide(NATIONAL, "team", teams, threshold)).hidden_strata
+    return replace(pattern, hidden_units=frozenset(hidden_units))
+
+
+def linked_patterns(period: Period | str, indicator_ids: Iterable[str] | None = None,
+                    threshold: int = DEFAULT_THRESHOLD, *,
+                    max_age: dt.timedelta = SNAPSHOT_MAX_AGE) -> dict[str, LinkedPattern]:
+    """The national linked pattern of each (available, suppressed) indicator for the period.
+
+    Reads the stored national results stratified by LINKED_STRATIFIERS (computing and storing
+    them when missing) and the registers (one query); the suppression itself is remembered per
+    stored result, so pages of one period share it.
+    """
+    the_period = parse_period(period)
+    selected = [d.id for d in _selected(indicator_ids) if d.needs_suppression]
+    if not selected:
+        return {}
+    results = evaluate(the_period, NATIONAL, LINKED_STRATIFIERS, selected, cached=True, max_age=max_age)
+    register = load_register()
+    fingerprint = hash((tuple(sorted(register.trust_of_unit.items())), tuple(sorted(register.region_of_trust.items())),
+                        tuple(sorted(register.class_of_municipality.items()))))
+    patterns = {}
+    for result in results:
+        if not result.available:
+            continue
+        key = (result.indicator_id, the_period.text, threshold, result.computed_at, fingerprint)
+        pattern = _PATTERN_MEMO.get(key) if result.computed_at is not None else None
+        if pattern is None:
+            pattern = linked_pattern(result, register, threshold)
+            if result.computed_at is not None:
+                if len(_PATTERN_MEMO) >= _PATTERN_MEMO_SIZE:
+                    _PATTERN_MEMO.clear()
+                _PATTERN_MEMO[key] = pattern
+        patterns[result.indicator_id] = pattern
+    return patterns
+
+
+def publish_result(result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD,
+                   linked: LinkedPattern | None = None) -> PublishedResult:
+    """One raw result after suppression (pure: no database); with ``linked``, also what the
+    indicator's national linked pattern hides (``published`` passes it)."""
     definition = result.indicator
     labels = {name: {s.key: s.label for s in rows} for name, rows in result.strata.items()}
     if not result.available:
         return PublishedResult(definition, result.period, result.scope, False, result.reason,
-                               PublishedCell(None, None, None, True, "not_available"), {}, {}, threshold)
+                               PublishedCell(None, None, None, True, "not_available"), {}, {}, threshold,
+                               result.computed_at)
     if not definition.needs_suppression:
-        return PublishedResult(
+        return with_distribution(result, PublishedResult(
             definition, result.period, result.scope, True, "", PublishedCell.shown(result.cell),
             {name: tuple(PublishedRow(s.key, PublishedCell.shown(s.cell)) for s in rows)
              for name, rows in result.strata.items()},
-            labels, threshold,
-        )
+            labels, threshold, result.computed_at,
+        ))
     total = suppress_small_cells(Table(rows=[], total=result.cell), threshold).total
+    if linked is not None and not total.suppressed and linked.scope_hidden(result.scope):
+        total = PublishedCell.hidden(SuppressionReason.COMPLEMENTARY)
     strata: dict[str, tuple[PublishedRow, ...]] = {}
     for name, rows in result.strata.items():
         table_ = Table.summed([(s.key, s.cell) for s in rows], total_value=result.cell.value)
-        strata[name] = suppress_small_cells(table_, threshold).rows
-    return PublishedResult(definition, result.period, result.scope, True, "", total, strata, labels, threshold)
+        also_hide = linked.also_hide(result.scope, name, rows, threshold) if linked is not None else set()
+        # Each table still meets its own rule, with the linked strata hidden in it.
+        published_table = suppress_small_cells(table_, threshold, also_hide=also_hide)
+        if total.suppressed and rows and not published_table.hidden_strata:
+            # The total is hidden by the linked pattern, and the strata would add up to it.
+            smallest = min(rows, key=lambda s: (s.denominator, s.numerator or 0, s.key))
+            published_table = suppress_small_cells(table_, threshold, also_hide={*also_hide, smallest.key})
+        strata[name] = published_table.rows
+    return with_distribution(result, PublishedResult(definition, result.period, result.scope, True, "", total,
+                                                     strata, labels, threshold, result.computed_at))
+
+
+def with_distribution(result: IndicatorResult, published_result: PublishedResult) -> PublishedResult:
+    """A published result with what goes with its figures: the quartiles of the shown total and strata
+    only, and each breakdown suppressed with the published numerator as its total (all of it hidden
+    when the numerator is). Reads the published cells: apply it after every suppression of them."""
+    if not published_result.available:
+        return published_result
+    total = published_result.total
+    shown = {name: {row.stratum for row in rows if not row.cell.suppressed}
+             for name, rows in published_result.strata.items()}
+    strata_quartiles = {
+        name: {s.key: s.quartiles for s in rows if s.quartiles is not None and s.key in shown.get(name, ())}
+        for name, rows in result.strata.items()}
+    breakdowns = {
+        name: publish_breakdown(name, rows, total, published_result.threshold,
+                                suppress=result.indicator.needs_suppression)
+        for name, rows in result.breakdowns.items()}
+    return replace(published_result, quartiles=None if total.suppressed else result.quartiles,
+                   strata_quartiles={name: found for name, found in strata_quartiles.items() if found},
+                   breakdowns=breakdowns)
+
+
+def publish_breakdown(name: str, rows: Sequence[BreakdownRow], numerator: PublishedCell, threshold: int, *,
+                      suppress: bool = True) -> PublishedBreakdown:
+    """A breakdown of the numerator as it may be published: a one-way table (suppression.py) of the
+    categories' counts whose total is the numerator, so small counts (0 included) are hidden and, the
+    total being shown, enough further ones that none can be found by subtraction. When the numerator
+    itself is hidden, so is every count (they would add up to it). Shares are of the numerator and
+    shown with their count only."""
+    def hidden(row: BreakdownRow, reason: str) -> PublishedBreakdownRow:
+        return PublishedBreakdownRow(row.key, row.label, None, None, True, reason)
+
+    if numerator.suppressed or numerator.numerator is None:
+        return PublishedBreakdown(name, None, tuple(hidden(row, SuppressionReason.COMPLEMENTARY) for row in rows))
+    count = numerator.numerator
+    # Counts are statistic-free cells without a numerator: only their size (the "denominator") is checked.
+    table_ = Table([Row(row.key, Cell(None, row.count)) for row in rows], total=Cell(None, count))
+    cells = suppress_small_cells(table_, threshold).rows if suppress else None
+    published_rows = []
+    for index, row in enumerate(rows):
+        cell = cells[index].cell if cells is not None else None
+        if cell is not None and cell.suppressed:
+            small = cell.reason == SuppressionReason.SMALL_DENOMINATOR
+            published_rows.append(hidden(row, SuppressionReason.SMALL_NUMERATOR if small else cell.reason))
+        else:
+            published_rows.append(PublishedBreakdownRow(row.key, row.label, row.count,
+                                                        row.count / count if count else None, False, ""))
+    return PublishedBreakdown(name, count, tuple(published_rows))
 
 
 def published(period: Period | str, scope: Scope = NATIONAL, by: str | Iterable[str] | None = None,
               indicator_ids: Iterable[str] | None = None,
               threshold: int = DEFAULT_THRESHOLD, *, cached: bool = False,
               max_age: dt.timedelta = SNAPSHOT_MAX_AGE) -> list[PublishedResult]:
-    """Results as they may be published: small cells and their complements suppressed."""
+    """Results as they may be published: small cells and their complements suppressed, in each
+    table and, linked across levels, as the indicator's national pattern has them (``linked_patterns``)."""
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise IndicatorError(f"threshold must be a whole number of at least 1, got {threshold!r}")
     results = evaluate(period, scope, by, indicator_ids, cached=cached, max_age=max_age)
-    return [publish_result(r, threshold) for r in results]
+    linked = [r.indicator_id for r in results if r.available and r.indicator.needs_suppression]
+    patterns: dict[str, LinkedPattern] = {}
+    if not cached and scope == NATIONAL:
+        # The country stratified by the linked stratifiers is the pattern's own input.
+        own = [r for r in results if r.indicator_id in linked
+               and all(name in r.strata for name in LINKED_STRATIFIERS if name in r.indicator.stratifiers)]
+        if own:
+            register = load_register()
+            patterns = {r.indicator_id: linked_pattern(r, register, threshold) for r in own}
+            linked = [i for i in linked if i not in patterns]
+    if linked:
+        # Fresh results get a fresh pattern: one from older data could leave a sibling's change unprotected.
+        patterns |= linked_patterns(period, linked, threshold, max_age=max_age if cached else dt.timedelta(0))
+    if cached and any(not patterns[r.indicator_id].agrees_with(r) for r in results if r.indicator_id in patterns):
+        # The stored national results predate the stored results of the scope: compute them again.
+        patterns = linked_patterns(period, list(patterns), threshold, max_age=dt.timedelta(0))
+    return [publish_result(r, threshold, patterns.get(r.indicator_id)) for r in results]
 
 
 def trend(indicator_id: str, periods: Iterable[Period | str], scope: Scope = NATIONAL,

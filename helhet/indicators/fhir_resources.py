@@ -13,6 +13,18 @@
 Only ``engine.published`` results are used: a suppressed count or score is left out and its
 element carries the data-absent-reason extension ``masked``; an indicator without data is
 reported as ``complete`` with its reason (extension) and no counts.
+
+Two additions R4 has no element for:
+
+- Quartiles of a median published with them (10b): the complex extension ``measure-score-quartiles``
+  on the group and on each stratum whose score is shown, with ``q1`` and ``q3`` valueQuantity
+  sub-extensions (same unit as measureScore); left out wherever the score is masked.
+- A breakdown of the numerator (5a: rejected referrals by reason): one more group stratifier,
+  coded in ``urn:helhet:CodeSystem/indicator-breakdown`` (``rejection_reason``), whose strata
+  are the categories (``urn:helhet:rejection-reason`` codes, "unknown" for none recorded) and
+  carry only the ``numerator`` population (the category's count; masked when suppressed) and
+  the share of the numerator in the ``breakdown-share`` extension. The Measure lists it among
+  its stratifiers with a description.
 Aggregates carry no person data, so any authenticated client may ask.
 """
 
@@ -43,6 +55,11 @@ EXT = "urn:helhet:fhir:StructureDefinition/"
 EXT_TARGET = EXT + "indicator-target"
 EXT_SUPPRESSION = EXT + "suppression-threshold"
 EXT_NOT_AVAILABLE = EXT + "indicator-not-available"  # the reason, as text
+EXT_QUARTILES = EXT + "measure-score-quartiles"  # complex: q1, q3 (valueQuantity)
+EXT_SHARE = EXT + "breakdown-share"  # a breakdown category's share of the numerator (valueDecimal)
+BREAKDOWN_SYSTEM = "urn:helhet:CodeSystem/indicator-breakdown"
+BREAKDOWN_DESCRIPTIONS = {"rejection_reason": "Rejected referrals (the numerator) by reason for rejection; "
+                                              "strata carry counts and shares of the numerator only"}
 UNIT_TEXT = {
     Unit.PROPORTION: "1",
     Unit.MEDIAN_DAYS: "d",
@@ -108,6 +125,10 @@ def measure_resource(definition: IndicatorDefinition, base_url: str) -> dict[str
                 {"code": _concept(STRATIFIER_SYSTEM, name),
                  "criteria": {"language": "text/x-helhet-rule", "expression": name}}
                 for name in definition.stratifiers
+            ] + [
+                {"code": _concept(BREAKDOWN_SYSTEM, name), "description": BREAKDOWN_DESCRIPTIONS.get(name, name),
+                 "criteria": {"language": "text/x-helhet-rule", "expression": name}}
+                for name in _breakdown_names(definition)
             ],
         }],
         "extension": [{"url": EXT_SUPPRESSION, "valueInteger": engine.DEFAULT_THRESHOLD}],
@@ -117,6 +138,46 @@ def measure_resource(definition: IndicatorDefinition, base_url: str) -> dict[str
     if resource["usage"] is None:
         del resource["usage"]
     return _validated(Measure, resource)
+
+
+def _breakdown_names(definition: IndicatorDefinition) -> list[str]:
+    found = engine.breakdown_of(definition)
+    return [] if found is None else [found[0]]
+
+
+def _quantity(definition: IndicatorDefinition, number: float) -> dict[str, Any]:
+    return {"value": round(float(number), 6), "unit": UNIT_TEXT[definition.unit],
+            "system": "http://unitsofmeasure.org", "code": UNIT_TEXT[definition.unit]}
+
+
+def _quartiles_extension(definition: IndicatorDefinition, quartiles: engine.Quartiles | None) -> list[dict[str, Any]]:
+    if quartiles is None:
+        return []
+    return [{"url": EXT_QUARTILES, "extension": [
+        {"url": "q1", "valueQuantity": _quantity(definition, quartiles.q1)},
+        {"url": "q3", "valueQuantity": _quantity(definition, quartiles.q3)},
+    ]}]
+
+
+def _breakdown_stratifier(breakdown: engine.PublishedBreakdown) -> dict[str, Any]:
+    from helhet.indicators.dashboard import breakdown_label
+
+    strata = []
+    for row in breakdown.rows:
+        population: dict[str, Any] = {"code": _concept(POPULATION_SYSTEM, "numerator")}
+        stratum: dict[str, Any] = {
+            "value": {"text": breakdown_label(breakdown.name, row.key, row.label),
+                      "coding": [{"system": f"urn:helhet:{breakdown.name.replace('_', '-')}", "code": row.key}]},
+            "population": [population],
+        }
+        if row.suppressed or row.count is None:
+            population["extension"] = _masked()
+        else:
+            population["count"] = row.count
+            if row.share is not None:
+                stratum["extension"] = [{"url": EXT_SHARE, "valueDecimal": round(row.share, 6)}]
+        strata.append(stratum)
+    return {"code": [_concept(BREAKDOWN_SYSTEM, breakdown.name)], "stratum": strata}
 
 
 def _masked() -> list[dict[str, Any]]:
@@ -142,8 +203,7 @@ def _score(definition: IndicatorDefinition, cell: PublishedCell) -> tuple[str, d
     score = cell.rate if definition.is_proportion else cell.value
     if cell.suppressed or score is None:
         return "measureScore", {"extension": _masked()}
-    return "measureScore", {"value": round(float(score), 6), "unit": UNIT_TEXT[definition.unit],
-                            "system": "http://unitsofmeasure.org", "code": UNIT_TEXT[definition.unit]}
+    return "measureScore", _quantity(definition, score)
 
 
 def measure_report(result: engine.PublishedResult, base_url: str) -> dict[str, Any]:
@@ -176,6 +236,8 @@ def measure_report(result: engine.PublishedResult, base_url: str) -> dict[str, A
                              "population": _populations(definition, result.total)}
     key, score = _score(definition, result.total)
     group[key] = score
+    if quartiles := _quartiles_extension(definition, result.quartiles):
+        group["extension"] = quartiles
     stratifiers = []
     for name, rows in result.strata.items():
         strata = []
@@ -187,8 +249,11 @@ def measure_report(result: engine.PublishedResult, base_url: str) -> dict[str, A
             }
             key, score = _score(definition, row.cell)
             stratum[key] = score
+            if quartiles := _quartiles_extension(definition, result.strata_quartiles.get(name, {}).get(row.stratum)):
+                stratum["extension"] = quartiles
             strata.append(stratum)
         stratifiers.append({"code": [_concept(STRATIFIER_SYSTEM, name)], "stratum": strata})
+    stratifiers += [_breakdown_stratifier(breakdown) for breakdown in result.breakdowns.values()]
     if stratifiers:
         group["stratifier"] = stratifiers
     report["group"] = [group]

@@ -4,6 +4,12 @@ A snapshot holds one indicator's raw result for one period, scope and set of str
 (aggregate counts only: no person identifiers). ``engine.evaluate(..., cached=True)``
 reads snapshots younger than its ``max_age`` and computes and stores the missing ones;
 publishing (suppression) is always applied on the way out, never stored.
+
+Snapshots are shared by every worker process and survive restarts. ``IndicatorCacheState``
+holds the cache generation: a snapshot counts only while its ``generation`` is the current
+one, and every process-local cache of results or pages (dashboard.py) has the generation in
+its keys, so bumping it (``engine.forget_snapshots``, after a bulk load) retires every cached
+result in every process at once.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ class IndicatorSnapshot(models.Model):
     period = models.CharField(max_length=32)  # Period.text, e.g. "2025", "2025-Q1"
     scope = models.CharField(max_length=80)  # str(Scope), e.g. "national", "unit:dps-x"
     stratifiers = models.CharField(max_length=120, blank=True, default="")  # comma-separated, in STRATIFIERS order
-    computed_at = models.DateTimeField()
+    computed_at = models.DateTimeField()  # when the computation began (the data are as of then)
+    generation = models.BigIntegerField(default=0)  # IndicatorCacheState.generation when computed
     result = models.JSONField()  # available, reason, numerator, denominator, value, strata
 
     class Meta:
@@ -28,3 +35,17 @@ class IndicatorSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicator_id} {self.period} {self.scope} [{self.stratifiers}]"
+
+
+class IndicatorCacheState(models.Model):
+    """One row (id 1): the generation of stored and cached indicator results.
+
+    Bumped by ``engine.forget_snapshots`` (after ``helhet import``, ``helhet synth``, a reference
+    data load or the demo load); every worker reads it once per page.
+    """
+
+    generation = models.BigIntegerField(default=1)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"indicator results, generation {self.generation}"

@@ -41,14 +41,25 @@ marked as the complement (so at least 5) reveals 5 and 0.
 
 Residual risk, by design not handled here: the rule is public, so a reader knows
 a complementary stratum is no larger than the smallest shown one; in rare tables
-that narrows a hidden count further. Hierarchies (municipalities within a trust)
-are linked tables: protect them by calling this per parent, with the parent's row
-as the total, and pass strata hidden elsewhere through ``also_hide``.
+that narrows a hidden count further.
+
+Linked tables (``suppress_hierarchy``, below): the same count published at several
+levels (a unit on its dashboard and in its trust's, region's and the country's
+tables) is one cell of a forest of relations "parent = sum of children", and the
+rules hold in every relation at once: none or at least two hidden cells, and hidden
+children counting at least the threshold together; this is proved below to leave no
+hidden count derivable, negative counts excluded. The engine publishes each table
+with ``also_hide`` set to what that national pattern hides (engine.py, "Suppression
+linked across levels", says what is linked and what is not). Hidden groups spanning
+two levels (two trusts' hidden units in the country's by-team table) are not
+required to count at least the threshold together: their members stay underivable,
+but such a sum can be small.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -506,6 +517,173 @@ def _cheapest_cycle_path(
         if pos not in hidden:
             path.append(pos)
     return path
+
+
+# ---------------------------------------------------------------------------
+# Linked tables: one count published at several levels of a hierarchy
+#
+# The same count is published as a dashboard total and as a row of the tables one level
+# up (a unit on its own dashboard and in its trust's by-team table), so per-table
+# suppression is not enough: a unit hidden in one table and shown on its dashboard
+# protects nothing. Here every published count is a node, and every way a node is
+# broken down is a relation "parent = sum of children" (a parent may have several:
+# the country by region and by centrality class). Each node is a child in at most one
+# relation, and nothing is its own ancestor: a forest of breakdowns.
+#
+# Rules (to a fixed point; a cell hidden is never shown again):
+#   A. every relation has no hidden cell or at least two;
+#   B. in every relation where some child is shown, the hidden children together count
+#      at least the threshold (numerator, denominator and complement), as one table's
+#      hidden strata must.
+# Why that is enough, even knowing that counts are never negative: every hidden count
+# can be moved by one without changing anything shown, so none is determined.
+#   * A hidden count x > 0 can go down: each breakdown of x has a hidden child (A) and a
+#     positive one (B, or all hidden and summing to x > 0); lower that child and go on
+#     down to a leaf. Upwards, x's relation has another hidden cell (A): a sibling takes
+#     the one up, or the parent goes down too and the same holds one level up; at a
+#     root nothing is left to balance, and a root's other breakdowns go down as x's do.
+#   * A hidden count x = 0 can go up: x's breakdowns take it up through hidden children
+#     (A; raising a count is always allowed). In x's relation the other hidden children
+#     sum to at least the threshold (B), so one is positive and goes down as above; if
+#     all children are hidden and zero, the parent is zero too, hidden (small), and the
+#     same holds one level up; at a root, nothing is left to balance.
+# Rule A alone is not enough: a hidden 10 whose hidden children are one 0 and a shown
+# 10 and whose hidden sibling is 0 is fixed (10, 0, 0) once counts cannot go negative.
+# The tests check all this with a brute-force search of the integer solutions.
+#
+# The complementary cell is the shown child with the smallest count (denominator, then
+# numerator, then name); the parent only when the relation has no shown child left, so
+# a root (the national total) is hidden only when nothing else can protect its child.
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``parent`` = the sum of ``children`` (list a residual child for items in no other child)."""
+
+    parent: str
+    children: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """Counts (``cells``, by name) linked by relations; each cell is a child in at most one relation."""
+
+    cells: Mapping[str, Cell]
+    relations: Sequence[Relation]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cells", dict(self.cells))
+        object.__setattr__(self, "relations", tuple(
+            Relation(r.parent, tuple(r.children)) for r in self.relations))
+        for name, cell in self.cells.items():
+            if not name:
+                raise TableError("a cell needs a non-empty name")
+            _check_cell(cell, f"cell {name!r}")
+        if self.cells:
+            _check_kinds(list(self.cells.values()), "hierarchy")
+        parent_of: dict[str, str] = {}
+        for relation in self.relations:
+            names = (relation.parent, *relation.children)
+            missing = [name for name in names if name not in self.cells]
+            if missing:
+                raise TableError(f"relation of {relation.parent!r} names unknown cells: {', '.join(missing)}")
+            if not relation.children or len(set(names)) != len(names):
+                raise TableError(f"relation of {relation.parent!r} needs distinct children, and at least one")
+            for child in relation.children:
+                if child in parent_of:
+                    raise TableError(f"cell {child!r} is a child of both {parent_of[child]!r} and "
+                                     f"{relation.parent!r}")
+                parent_of[child] = relation.parent
+            _check_sum([self.cells[c] for c in relation.children], self.cells[relation.parent],
+                       f"children of {relation.parent!r}")
+        for start in parent_of:
+            seen = {start}
+            node = start
+            while node in parent_of:
+                node = parent_of[node]
+                if node in seen:
+                    raise TableError(f"cell {start!r} is its own ancestor")
+                seen.add(node)
+
+    @property
+    def roots(self) -> frozenset[str]:
+        children = {c for r in self.relations for c in r.children}
+        return frozenset(name for name in self.cells if name not in children)
+
+
+@dataclass(frozen=True)
+class PublishedHierarchy:
+    cells: dict[str, PublishedCell]
+    threshold: int
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        return frozenset(name for name, cell in self.cells.items() if cell.suppressed)
+
+
+def suppress_hierarchy(
+    hierarchy: Hierarchy,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    protect_complement: bool = True,
+    also_hide: Collection[str] = (),
+) -> PublishedHierarchy:
+    """Every cell as it may be published, with rules A and B (above) holding in every relation."""
+    _check_threshold(threshold)
+    cells = hierarchy.cells
+    unknown = set(also_hide) - set(cells)
+    if unknown:
+        raise TableError(f"also_hide names cells not in the hierarchy: {', '.join(sorted(unknown))}")
+    hidden: dict[str, SuppressionReason] = {}
+    for name, cell in cells.items():
+        reason = _small_reason(cell, threshold, protect_complement)
+        if reason is None and name in also_hide:
+            reason = SuppressionReason.COMPLEMENTARY
+        if reason is not None:
+            hidden[name] = reason
+
+    relations = hierarchy.relations
+    touching: dict[str, list[int]] = {}
+    for index, relation in enumerate(relations):
+        for name in (relation.parent, *relation.children):
+            touching.setdefault(name, []).append(index)
+
+    def smallest(names: Iterable[str]) -> str:
+        return min(names, key=lambda n: (cells[n].denominator, cells[n].numerator or 0, n))
+
+    def needed(relation: Relation) -> str | None:
+        """The next cell to hide for the relation to satisfy rules A and B, if any."""
+        hidden_children = [c for c in relation.children if c in hidden]
+        shown_children = [c for c in relation.children if c not in hidden]
+        count = len(hidden_children) + (relation.parent in hidden)
+        if count == 0:
+            return None
+        if count == 1:
+            return smallest(shown_children) if shown_children else relation.parent
+        if shown_children and hidden_children and not _sums_protected(
+                [cells[c] for c in hidden_children], threshold, protect_complement):
+            return smallest(shown_children)
+        return None
+
+    pending = deque(range(len(relations)))
+    queued = set(pending)
+    while pending:
+        index = pending.popleft()
+        queued.discard(index)
+        add = needed(relations[index])
+        if add is None:
+            continue
+        hidden[add] = SuppressionReason.COMPLEMENTARY
+        for other in [index, *touching[add]]:
+            if other not in queued:
+                queued.add(other)
+                pending.append(other)
+
+    return PublishedHierarchy(
+        cells={name: PublishedCell.hidden(hidden[name]) if name in hidden else PublishedCell.shown(cell)
+               for name, cell in cells.items()},
+        threshold=threshold,
+    )
 
 
 # ---------------------------------------------------------------------------

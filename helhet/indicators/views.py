@@ -228,8 +228,10 @@ def cached_fragment(request: HttpRequest, parts: list[str], template: str,
                     *parts, str(dashboard.threshold()), get_language() or ""])
     html: str | None = cache.get(key)
     if html is None:
-        html = render_to_string(template, context(), request=request)
-        cache.set(key, html, dashboard.CACHE_SECONDS)
+        values = context()
+        html = render_to_string(template, values, request=request)
+        # Never kept past the maximum age of the oldest figure in it (it says when they were computed).
+        cache.set(key, html, dashboard.cache_seconds(getattr(values.get("board"), "computed_at", None)))
     return mark_safe(html)  # rendered by our own template, with autoescaping
 
 

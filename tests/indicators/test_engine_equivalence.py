@@ -7,8 +7,9 @@ On a synthetic population (``helhet synth``'s generator) with every indicator av
 - on PostgreSQL, one GROUPING SETS pass (medians with PERCENTILE_DISC) gives exactly the results of
   the UNION ALL per stratifier that SQLite runs;
 - all agree with a reference written here in plain Python: each rule's items (its own SQL, run
-  alone), with every stratum attached per item from the ORM and the totals, strata, rates, means and
-  medians aggregated in Python.
+  alone), with every stratum attached per item from the ORM and the totals, strata, rates, means,
+  medians and quartiles (statistics.quantiles) aggregated in Python; 5a's rejected referrals by
+  reason against an ORM count.
 
 Run on both SQLite and PostgreSQL.
 """
@@ -108,7 +109,49 @@ def test_results_match_a_per_item_python_reference(population):
                 for key, (_n, _d, value) in got.items():
                     _same_value(value, want[key][2], f"{result.indicator_id} {name}={key}")
             checked += result.denominator
+            if engine.has_quartiles(result.indicator):
+                _same_quartiles(result, reference.values(result.indicator))
         assert checked > 1000  # a real population: thousands of items compared
+        _same_reasons(period, {r.indicator_id: r for r in results}["rop-05a-referral-rejection"])
+
+
+def _same_quartiles(result: Any, values: dict[str, dict[str, list[float]]]) -> None:
+    """Total and strata quartiles against statistics.quantiles (inclusive) of the items' values."""
+    def expected(found: list[float]) -> tuple[float, float] | None:
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0], found[0]
+        q1, _median, q3 = statistics.quantiles(found, n=4, method="inclusive")
+        return q1, q3
+
+    def same(got: Any, want: tuple[float, float] | None, where: str) -> None:
+        if want is None:
+            assert got is None, where
+            return
+        assert got is not None, where
+        assert math.isclose(got.q1, want[0], rel_tol=1e-12) and math.isclose(got.q3, want[1], rel_tol=1e-12), (
+            where, got, want)
+
+    same(result.quartiles, expected(values[""][""]), result.indicator_id)
+    for name, strata in result.strata.items():
+        for stratum in strata:
+            same(stratum.quartiles, expected(values[name][stratum.key]), f"{result.indicator_id} {name}")
+    assert len(values[""][""]) > 20  # (the synthetic population rates goals)
+
+
+def _same_reasons(period: Period, result: Any) -> None:
+    """5a's rejected referrals by reason against the ORM: the decided referrals of the period."""
+    from django.db.models import Count
+
+    from helhet.pathways.models import Referral
+
+    rejected = Referral.objects.filter(status="rejected", assessed_date__gte=period.start,
+                                       assessed_date__lte=period.end)
+    want = {reason or engine.UNKNOWN: n for reason, n in
+            rejected.values_list("rejection_reason").annotate(n=Count("id")).values_list("rejection_reason", "n")}
+    got = {row.key: row.count for row in result.breakdowns["rejection_reason"] if row.count}
+    assert got == want and sum(want.values()) == result.numerator > 0
 
 
 def _same_value(got: float | None, expected: float | None, where: str) -> None:
@@ -163,6 +206,20 @@ class _Reference:
             "team": unit.code if unit is not None else unknown,
             **personal,
         }
+
+    def values(self, definition: Any) -> dict[str, dict[str, list[float]]]:
+        """The items' values: the total ("" / "") and per stratifier and stratum."""
+        rule = RULES[definition.source_rule]
+        items = rule.items(definition, self.period, self.dialect)
+        with connection.cursor() as cursor:
+            cursor.execute(items.text, items.params)
+            rows = cursor.fetchall()
+        found: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for person_id, unit_id, _num, val in rows:
+            found[""][""].append(float(val))
+            for name, key in self.strata(person_id, unit_id, rule.attributes_to_latest_unit).items():
+                found[name][key].append(float(val))
+        return found
 
     def result(self, definition: Any) -> dict[str, Any]:
         rule = RULES[definition.source_rule]

@@ -31,10 +31,18 @@ def refer(builders, person, unit, *, status, received=dt.date(2025, 3, 3), days=
 
 @pytest.fixture
 def world(builders):
-    """Unit A: 12 referrals decided in 2025, 7 rejected (shown: 7/12). Unit B: 3 referrals (hidden)."""
+    """Unit A: 12 referrals decided in 2025, 7 rejected (shown: 7/12). Unit B: 3 referrals (hidden).
+
+    Unit C (10 referrals, 5 rejected), in the same trust, is the smallest sibling left to hide with B:
+    the trust's total is shown, so without C, A would be hidden too (B = trust - A).
+    """
     trust = HealthTrust.objects.order_by("code").first()
     unit = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust)
     small = builders.make_unit(UnitKind.DPS, code="dps-b", trust=trust)
+    sibling = builders.make_unit(UnitKind.DPS, code="dps-c", trust=trust)
+    for index in range(10):
+        refer(builders, builders.make_person(family_name=f"Nabo{index}"), sibling,
+              status="rejected" if index < 5 else "accepted")
     persons = []
     for index in range(12):
         person = builders.make_person(family_name=f"Henvist{index:02d}")
@@ -67,8 +75,8 @@ def test_team_leader_sees_value_counts_comparisons_and_target(world):
     content = response.content.decode()
     row = row_html(content, REJECTION)
     assert "58 %" in row and "7 / 12" in row  # 7 of 12 referrals rejected
-    # The trust and the region hold units A and B (15 referrals, 8 rejected); Norway the same.
-    assert row.count("53 %") == 3
+    # The trust and the region hold units A, B and C (25 referrals, 13 rejected); Norway the same.
+    assert row.count("52 %") == 3
     within = row_html(content, "rop-05c-assessment-within-recommended-time")
     assert "80 %" in within  # the national target is shown
     assert "<svg" in row  # the trend chart

@@ -11,7 +11,8 @@ goals or teams) with these columns, in this order:
 - ``val``: the measured value (days, a score change, a T-score) or NULL.
 
 The engine wraps that SELECT to attach the strata and to aggregate, so rules say
-only *who is counted and what counts*. SQL is written once for every backend; the
+only *who is counted and what counts*. A rule may also offer ``breakdowns`` of its
+numerator by a category (``Breakdown``: the same items with a ``category`` column). SQL is written once for every backend; the
 few date operations that differ go through ``Dialect`` (SQLite, PostgreSQL, and
 DuckDB for the benchmark comparison). Parameters use ``%s``; a literal ``%`` is
 written ``%%``.
@@ -20,7 +21,7 @@ written ``%%``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,24 @@ NULL_SQL = Sql("NULL")
 
 
 @dataclass(frozen=True)
+class Breakdown:
+    """A second table of a proportion's numerator: its items counted by a category (5a: the rejected
+    referrals by reason). A definition asks for it with ``parameters.breakdown`` naming one of its
+    rule's ``breakdowns``.
+
+    ``items`` gives the rule's items (the ``Rule.items`` contract) with one more column, ``category``:
+    the item's category code, NULL for items outside the numerator (they are not counted), and the
+    engine's ``UNKNOWN`` ("unknown") for numerator items without a recorded category. ``categories``
+    gives the codes and display names (lazy translations allowed) in the order tables show them.
+    Every listed category is always a row of the table (a count of 0 is a count like any other and
+    is suppressed as one); "unknown" is a row of its own, after them, only when it counts something.
+    """
+
+    categories: Callable[[], Sequence[tuple[str, Any]]]
+    items: Callable[[IndicatorDefinition, Period, Dialect], Sql]
+
+
+@dataclass(frozen=True)
 class Rule:
     """A computation: the models it needs, how to tell whether its data exists, and its item SQL."""
 
@@ -128,6 +147,8 @@ class Rule:
     # Optional: the items as a shareable population and this indicator's part (see ``Shared``); a rule
     # that has it derives ``items`` from it, so that both ways give the same rows.
     shared: Callable[[IndicatorDefinition, Period, Dialect], Shared] | None = None
+    # Optional second tables of the numerator by a category, by name (see ``Breakdown``).
+    breakdowns: Mapping[str, Breakdown] = field(default_factory=dict)
 
     def missing_model(self) -> str | None:
         """The first required model (or field) not installed, or None when all are there."""

@@ -7,7 +7,17 @@ import datetime as dt
 from typing import Any
 
 from helhet.indicators.definitions import IndicatorDefinition, Period
-from helhet.indicators.rules.base import NULL_SQL, Dialect, Rule, Shared, Sql, rule, table, whole_number
+from helhet.indicators.rules.base import (
+    NULL_SQL,
+    Breakdown,
+    Dialect,
+    Rule,
+    Shared,
+    Sql,
+    rule,
+    table,
+    whole_number,
+)
 
 # Episode statuses in which the unit gave the person services over the episode's dates.
 # (Historical periods: a finished episode was active between its start and end date.)
@@ -146,18 +156,37 @@ rule(Rule(
 # 5. Referrals
 
 
-def _referrals_decided(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:
+def _referrals_decided(definition: IndicatorDefinition, period: Period, dialect: Dialect, *,
+                       with_reason: bool = False) -> Sql:
     d = dialect.date_param()
+    # The breakdown's category: a rejected referral's reason ("unknown" when none was recorded: the
+    # model allows it, although the app and the FHIR import require one); NULL for accepted ones.
+    reason = (", CASE WHEN r.status = 'rejected' THEN COALESCE(NULLIF(r.rejection_reason, ''), 'unknown') END "
+              "AS category" if with_reason else "")
     text = f"""
         SELECT r.person_id AS person_id, r.to_unit_id AS unit_id,
-            CASE WHEN r.status = 'rejected' THEN 1 ELSE 0 END AS num, NULL AS val
+            CASE WHEN r.status = 'rejected' THEN 1 ELSE 0 END AS num, NULL AS val{reason}
         FROM {table('pathways', 'Referral')} r
         WHERE r.status IN ('accepted', 'rejected') AND r.assessed_date >= {d} AND r.assessed_date <= {d}"""
     return Sql(text, (period.start, period.end))
 
 
+def _rejection_reasons() -> list[tuple[str, Any]]:
+    from helhet.pathways.models import RejectionReason
+
+    return list(RejectionReason.choices)
+
+
 _REFERRALS_ASSESSED = any_row("pathways.Referral", "assessed_date IS NOT NULL", "no referral has been assessed")
-rule(Rule(key="referral_rejection", models=("pathways.Referral",), items=_referrals_decided, **_REFERRALS_ASSESSED))
+rule(Rule(
+    key="referral_rejection", models=("pathways.Referral",), items=_referrals_decided,
+    fields={"pathways.Referral": ("rejection_reason",)},
+    breakdowns={"rejection_reason": Breakdown(
+        categories=_rejection_reasons,
+        items=lambda definition, period, dialect: _referrals_decided(definition, period, dialect, with_reason=True),
+    )},
+    **_REFERRALS_ASSESSED,
+))
 
 
 def _assessment_days(definition: IndicatorDefinition, period: Period, dialect: Dialect) -> Sql:

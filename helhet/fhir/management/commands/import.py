@@ -44,6 +44,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no active user named {options['as_user']!r}")
         kind = sniff_kind(path)
         began = time.perf_counter()
+        summary: ImportSummary | None = None
         try:
             if kind == "bundle":
                 summary = import_bundle_file(path, user=user)
@@ -55,6 +56,13 @@ class Command(BaseCommand):
                                                  workers=options["workers"])
         except FhirError as exc:
             raise CommandError("; ".join(issue.diagnostics for issue in exc.issues)) from None
+        finally:
+            # Indicator results from before are out of date (NDJSON batches committed before a stop stay).
+            if (summary is None and kind != "bundle") or (
+                    summary is not None and (summary.counts.get("created") or summary.counts.get("updated"))):
+                from helhet.indicators.warmup import forget_after_bulk_load
+
+                forget_after_bulk_load(self.stdout.write)
         self.report(path, summary, time.perf_counter() - began)
 
     def report(self, path: str, summary: ImportSummary, seconds: float) -> None:

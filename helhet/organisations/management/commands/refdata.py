@@ -24,6 +24,9 @@ class Command(BaseCommand):
             )
         except (OSError, ReferenceDataError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        from helhet.indicators.warmup import forget_after_bulk_load  # strata (catchment, centrality) changed
+
+        forget_after_bulk_load()
         self.stdout.write(
             f"{summary.regions} regions, {summary.trusts} trusts, "
             f"{summary.municipalities} municipalities, {summary.districts} districts loaded"

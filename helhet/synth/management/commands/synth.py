@@ -21,3 +21,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         counts = ", ".join(f"{value} {name}" for name, value in summary.counts.items())
         self.stdout.write(f"synthetic population created in {summary.seconds:.1f} s: {counts}")
+        from helhet.indicators.warmup import forget_after_bulk_load
+
+        forget_after_bulk_load(self.stdout.write)

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         if not Person.objects.exists():
             self.stdout.write(f"Generating a synthetic population of {options['persons']} persons ...")
             generate_population(persons=int(options["persons"]), seed=int(options["seed"]))  # type: ignore[call-overload]
+        from helhet.indicators.warmup import forget_after_bulk_load  # reference data or population loaded
+
+        forget_after_bulk_load()
         try:
             with transaction.atomic():
                 logins = create_demo_users()
