@@ -396,6 +396,12 @@ class QuestionnaireResponseHandler(ResourceHandler):
 
         import_questionnaire_responses(self, ictx, items)
 
+    def prepare_import(self, resource: dict[str, Any]) -> Any:
+        """Scoring ahead, in an import worker process (no database): see bulk_import.prepare_response."""
+        from helhet.assessment.bulk_import import prepare_response
+
+        return prepare_response(resource)
+
     def export_resources(self, persons: QuerySet[Person]) -> Any:
         from helhet.assessment.bulk_import import export_questionnaire_responses
 

@@ -1,10 +1,21 @@
-"""FHIR R4 resources for care pathways: EpisodeOfCare, ServiceRequest (referrals), Encounter (admissions and
-contacts), CarePlan (the individual plan) and CareTeam (responsibility group, coordinator).
+"""FHIR R4 resources for care pathways, everything the pathway timeline shows:
+
+- EpisodeOfCare: episodes of care;
+- ServiceRequest: referrals, their assessment (status, dates, rejection reason, pakkeforløp type in `code`)
+  and the pakkeforløp clinical decisions (extension `clinical-decision`, at most two);
+- Encounter: contacts and admissions/discharges, and, told apart by `Encounter.type` in
+  `urn:helhet:encounter-type`, responsibility-group meetings, next-of-kin contacts and evaluation points;
+- CarePlan (category individual-plan): the individual plan (IP);
+- CareTeam: the responsibility group and the coordinator.
 
 Each handler reads, searches (patient, status, date, identifier, _id) and creates, and imports
 whole batches for bulk exchange (`helhet.fhir.bulk`). Incoming resources are validated against
-the fhir.resources R4B models, then against the pathway rules; records are matched on their
-identifier, so sending the same resource twice changes nothing. Units are logical references:
+the fhir.resources R4B models, then against the pathway rules, which are the `check_*` functions of
+`helhet.pathways.services` (one copy, shared with the forms). Create and import write the record
+as exchanged rather than calling the form services, whose workflow side effects (a waiting-list
+episode for a new referral, the end of the previous coordinator, a group established by its first
+meeting) are already part of the exchanged history. Records are matched on their identifier, so
+sending the same resource twice changes nothing. Units are logical references:
 `{"identifier": {"system": "urn:helhet:unit", "value": <unit code>}}`.
 """
 
@@ -15,12 +26,14 @@ import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.db import transaction
-from django.db.models import CharField, Choices, Model, Q, QuerySet, Value
+from django.db.models import CharField, Choices, Model, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
+from django.utils import translation
 from fhir.resources.R4B.careplan import CarePlan as CarePlanModel
 from fhir.resources.R4B.careteam import CareTeam as CareTeamModel
 from fhir.resources.R4B.encounter import Encounter as EncounterModel
@@ -40,7 +53,6 @@ from helhet.fhir.bulk import (
     first_identifier,
     insert_rows,
     invalid_resource,
-    not_future,
     parse_date,
     unit_code,
     unit_reference,
@@ -48,23 +60,28 @@ from helhet.fhir.bulk import (
 )
 from helhet.fhir.errors import FhirError, invalid, not_found
 from helhet.fhir.registry import FhirContext, ResourceHandler, SearchResult, paginate, register
-from helhet.organisations.models import UnitKind
+from helhet.pathways import services as rules
 from helhet.pathways.models import (
+    ClinicalDecision,
     ContactMode,
     Coordinator,
     Encounter,
     EncounterKind,
     EpisodeOfCare,
     EpisodeStatus,
+    EvaluationPoint,
     HousingStatus,
     IndividualPlan,
+    NextOfKinContact,
+    PathwayDecision,
     PathwayType,
     PlanStatus,
     Referral,
     ReferralStatus,
-    RejectionReason,
     ResponsibilityGroup,
+    ResponsibilityGroupMeeting,
 )
+from helhet.pathways.services import PathwayError
 from helhet.persons.models import Person
 
 assert bulk.BUNDLE_PROCESSOR  # importing bulk registers the transaction processor for POST /fhir
@@ -77,6 +94,11 @@ HOUSING_SYSTEM = "urn:helhet:housing-status"
 PATHWAY_TYPE_SYSTEM = "urn:helhet:pathway-type"  # pakkeforløp D01, D11, D12
 CARE_PLAN_CATEGORY = "urn:helhet:care-plan-category"
 CARE_TEAM_CATEGORY = "urn:helhet:care-team-category"
+ENCOUNTER_TYPE = "urn:helhet:encounter-type"  # the kinds of Encounter beyond contacts and admissions
+CLINICAL_DECISION_SYSTEM = "urn:helhet:clinical-decision"  # pakkeforløp clinical decisions
+GROUP_MEETING, NEXT_OF_KIN_CONTACT, EVALUATION_POINT = ("responsibility-group-meeting", "next-of-kin-contact",
+                                                        "evaluation-point")
+V3_ROLE_CLASS = "http://terminology.hl7.org/CodeSystem/v3-RoleClass"
 INDIVIDUAL_PLAN = "individual-plan"
 RESPONSIBILITY_GROUP, COORDINATOR = "responsibility-group", "coordinator"
 # Encounter.class (v3 ActCode) for each contact mode; an admission is IMP (inpatient encounter).
@@ -96,6 +118,26 @@ class Row:
     refs: dict[str, tuple[str, str]] = field(default_factory=dict)  # model field -> ("pk"|"identifier", value)
     adopt_unit: int | None = None
     person: Person | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what is not a column: child records, the unit's code
+
+
+@contextmanager
+def refused_as(where: str = "") -> Iterator[None]:
+    """A pathway rule's refusal (`services.PathwayError`) as the import's rejection of the resource."""
+    try:
+        yield
+    except PathwayError as exc:
+        raise Rejected(f"{where}: {exc.message}" if where else exc.message, code="business-rule") from None
+
+
+def not_future(day: dt.date | None, where: str, ictx: ImportContext) -> None:
+    with refused_as(where):
+        rules.check_not_future(day, None, "date", today=ictx.today)
+
+
+def in_order(start: dt.date, end: dt.date | None, message: str) -> None:
+    with refused_as():
+        rules.check_in_order(start, end, None, message)
 
 
 def _pid_param(value: str) -> str:
@@ -146,7 +188,11 @@ class PathwayHandler(ResourceHandler):
     identifier_system: ClassVar[str] = ""
     date_field: ClassVar[str] = "start_date"
     id_prefix: ClassVar[str] = ""
+    kind_code: ClassVar[str] = ""  # the code that tells this part of a shared resource type apart (PartedHandler)
     related: ClassVar[tuple[str, ...]] = ("person",)
+    person_path: ClassVar[str] = "person"  # the lookup from the model to its Person
+    # model field -> (model referred to, where in the resource), for references resolved by `_resolve_refs`
+    ref_models: ClassVar[dict[str, tuple[type[Model], str]]] = {}
     search_params = {"patient": "reference", "status": "token", "date": "date", "identifier": "token",
                      "_id": "token"}
 
@@ -164,7 +210,17 @@ class PathwayHandler(ResourceHandler):
     def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
         """Rules that need the database or the whole batch (overlaps); reject rows by `row.item.reject`."""
 
+    def after_write(self, rows: list[tuple[Row, int, str]]) -> dict[int, str]:
+        """Write what belongs to the written records (row, pk, outcome); item index -> outcome where it changed."""
+        return {}
+
     # Shared machinery ------------------------------------------------------------------------------------
+
+    def person_of(self, obj: Any) -> Person:
+        return obj.person  # type: ignore[no-any-return]
+
+    def person_id_of(self, obj: Any) -> int:
+        return obj.person_id  # type: ignore[no-any-return]
 
     def queryset(self) -> QuerySet[Any]:
         return self.model._default_manager.select_related(*self.related)  # type: ignore[attr-defined,no-any-return]
@@ -183,7 +239,8 @@ class PathwayHandler(ResourceHandler):
         obj = self.queryset().filter(pk=pk).first() if pk is not None else None
         if obj is None:
             raise not_found(self.resource_type, resource_id)
-        open_person(ctx.user, obj.person, resource=f"{self.resource_type}/{resource_id}", channel=ctx.channel)
+        open_person(ctx.user, self.person_of(obj), resource=f"{self.resource_type}/{resource_id}",
+                    channel=ctx.channel)
         return self.to_resource(obj)
 
     def filtered(self, ctx: FhirContext, params: dict[str, list[str]]) -> QuerySet[Any]:
@@ -191,9 +248,9 @@ class PathwayHandler(ResourceHandler):
         if unknown:
             raise invalid(f"unknown search parameter(s) {', '.join(sorted(unknown))}; "
                           f"supported: {', '.join(self.search_params)}")
-        found = self.queryset().filter(person__in=visible_persons(ctx.user)).order_by("pk")
+        found = self.queryset().filter(**{f"{self.person_path}__in": visible_persons(ctx.user)}).order_by("pk")
         for value in params.get("patient", []):
-            found = found.filter(person__pid=_pid_param(value))
+            found = found.filter(**{f"{self.person_path}__pid": _pid_param(value)})
         for value in params.get("status", []):
             condition = Q()
             for status in value.split(","):
@@ -210,7 +267,7 @@ class PathwayHandler(ResourceHandler):
     def search(self, ctx: FhirContext, params: dict[str, list[str]], *, offset: int, count: int) -> SearchResult:
         page, total = paginate(self.filtered(ctx, params), offset=offset, count=count)
         if page:
-            audit_person_list(ctx.user, sorted({obj.person.pid for obj in page}), channel=ctx.channel,
+            audit_person_list(ctx.user, sorted({self.person_of(obj).pid for obj in page}), channel=ctx.channel,
                               resource=f"{self.resource_type} search")
         return SearchResult([self.to_resource(obj) for obj in page], total)
 
@@ -236,6 +293,11 @@ class PathwayHandler(ResourceHandler):
         return {"person_id": row.person.pk, "identifier": row.key, **row.fields}
 
     def import_batch(self, ictx: ImportContext, items: list[ImportItem]) -> None:
+        # The rules' messages in English, as every other FHIR diagnostic (pages show them translated).
+        with translation.override("en"):
+            self._import_batch(ictx, items)
+
+    def _import_batch(self, ictx: ImportContext, items: list[ImportItem]) -> None:
         rows: list[Row] = []
         for item in items:
             try:
@@ -257,15 +319,16 @@ class PathwayHandler(ResourceHandler):
         to_update: dict[int, Any] = {}
         changed_fields: set[str] = set()
         seen: dict[Any, Row] = {}
-        done: list[tuple[Row, Any, str]] = []
+        done: list[tuple[Row, int, str]] = []
         repeated: list[tuple[Row, Row]] = []  # the same resource twice in a batch: (again, first)
         for row in rows:
             if row.item.outcome:
                 continue
             if row.key in seen:
-                if seen[row.key].fields == row.fields and seen[row.key].pid == row.pid:
+                first = seen[row.key]
+                if first.fields == row.fields and first.pid == row.pid and first.extra == row.extra:
                     row.item.done("skipped", "")
-                    repeated.append((row, seen[row.key]))
+                    repeated.append((row, first))
                 else:
                     row.item.reject(Rejected(f"identifier {row.key!r} appears twice with different content"))
                 continue
@@ -275,7 +338,7 @@ class PathwayHandler(ResourceHandler):
                 to_create.append(row)
                 continue
             assert row.person is not None
-            if obj.person_id != row.person.pk:
+            if self.person_id_of(obj) != row.person.pk:
                 row.item.reject(Rejected(f"identifier {row.key!r} belongs to a record of another person",
                                          code="conflict", status=409))
                 continue
@@ -285,52 +348,59 @@ class PathwayHandler(ResourceHandler):
             if changes:
                 to_update[obj.pk] = obj
                 changed_fields |= set(changes)
-            done.append((row, obj, "updated" if changes else "skipped"))
+            done.append((row, obj.pk, "updated" if changes else "skipped"))
         if to_update:
             self.model._default_manager.bulk_update(  # type: ignore[attr-defined]
                 list(to_update.values()), sorted(changed_fields))
-        located = [(row, self.fhir_id(obj), outcome) for row, obj, outcome in done]
         created = insert_rows(self.model, [self.new_row(row) for row in to_create])
-        located.extend((row, f"{self.id_prefix}{pk}", "created") for row, pk in zip(to_create, created, strict=True))
-        for row, fhir_id, outcome in located:
-            row.item.done(outcome, f"{self.resource_type}/{fhir_id}")
+        done.extend((row, pk, "created") for row, pk in zip(to_create, created, strict=True))
+        changed = self.after_write(done)
+        for row, pk, outcome in done:
+            row.item.done(changed.get(row.item.index, outcome), f"{self.resource_type}/{self.id_prefix}{pk}")
         for row, first in repeated:
             row.item.done("skipped", first.item.location)
-        for row, _fhir_id, _outcome in [*located, *((again, "", "") for again, _first in repeated)]:
+        for row in [*(row for row, _pk, _outcome in done), *(again for again, _first in repeated)]:
             if row.item.full_url:
                 ictx.urns[row.item.full_url] = row.item.location
             ictx.touched.add(row.pid)
 
     def _resolve_refs(self, rows: list[Row]) -> None:
-        """References to episodes of care (Encounter.episodeOfCare), by id or identifier, of the same person."""
-        wanted = [(row, name, ref) for row in rows for name, ref in row.refs.items()]
-        if not wanted:
-            return
-        pks = [int(v) for _r, _n, (k, v) in wanted if k == "pk" and v.isdigit()]
-        identifiers = [v for _r, _n, (k, v) in wanted if k == "identifier"]
-        # (pk, person id) of each episode, by its id and by its identifier
-        by_pk = {str(pk): (pk, person_id) for pk, person_id in EpisodeOfCare.objects.filter(
-            pk__in=pks).values_list("pk", "person_id")} if pks else {}
-        by_identifier = {identifier: (pk, person_id) for pk, identifier, person_id in EpisodeOfCare.objects.filter(
-            any_of(EpisodeOfCare, "identifier", identifiers)).values_list("pk", "identifier", "person_id")
-        } if identifiers else {}
-        for row, name, (kind, value) in wanted:
-            episode = (by_pk if kind == "pk" else by_identifier).get(value)
-            assert row.person is not None
-            if episode is None or episode[1] != row.person.pk:
-                row.item.reject(Rejected(f"episodeOfCare: EpisodeOfCare {value!r} is not known for this patient",
-                                         code="not-found"))
+        """References to other records of the same person (an episode of care, a group), by id or identifier."""
+        for name, (model, where) in self.ref_models.items():
+            wanted = [(row, row.refs[name]) for row in rows if name in row.refs]
+            if not wanted:
                 continue
-            row.fields[name] = episode[0]
+            pks = [int(v) for _r, (k, v) in wanted if k == "pk" and v.isdigit()]
+            identifiers = [v for _r, (k, v) in wanted if k == "identifier"]
+            # (pk, person id) of each record, by its id and by its identifier
+            manager = model._default_manager
+            by_pk = {str(pk): (pk, person_id) for pk, person_id in manager.filter(
+                pk__in=pks).values_list("pk", "person_id")} if pks else {}
+            by_identifier = {identifier: (pk, person_id) for pk, identifier, person_id in manager.filter(
+                any_of(model, "identifier", identifiers)).values_list("pk", "identifier", "person_id")
+            } if identifiers else {}
+            for row, (kind, value) in wanted:
+                record = (by_pk if kind == "pk" else by_identifier).get(value)
+                assert row.person is not None
+                if record is None or record[1] != row.person.pk:
+                    row.item.reject(Rejected(f"{where}: {model.__name__} {value!r} is not known for this patient",
+                                             code="not-found"))
+                    continue
+                row.fields[name] = record[0]
 
-    def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
-        """Every record of these persons; records without an exchange identifier get one first (stable ids)."""
+    def assign_identifiers(self, persons: QuerySet[Person]) -> None:
+        """Records without an exchange identifier get one (stable ids for what refers to them)."""
         if "identifier" in {f.name for f in self.model._meta.get_fields()}:
             prefix = f"{uuid.uuid4().hex[:12]}-"  # unique to this export, so never colliding with another system's
             self.model._default_manager.filter(  # type: ignore[attr-defined]
-                identifier="", person__in=persons).update(
+                identifier="", **{f"{self.person_path}__in": persons}).update(
                 identifier=Concat(Value(prefix), Cast("pk", output_field=CharField())))
-        for obj in self.queryset().filter(person__in=persons).order_by("pk").iterator(chunk_size=2000):
+
+    def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
+        """Every record of these persons, with an exchange identifier."""
+        self.assign_identifiers(persons)
+        for obj in self.queryset().filter(**{f"{self.person_path}__in": persons}).order_by("pk").iterator(
+                chunk_size=2000):
             yield self.to_resource(obj)
 
 
@@ -346,9 +416,15 @@ def _status_code(value: Any, allowed: Iterable[str], where: str) -> str:
     return str(value)
 
 
-def _dates_in_order(start: dt.date, end: dt.date | None, message: str) -> None:
-    if end is not None and end < start:
-        raise Rejected(message, code="value")
+@functools.cache
+def _english(label: Any) -> str:
+    """A choice's label as the display of a coding: in English, whatever the language of the request."""
+    with translation.override("en"):
+        return str(label)
+
+
+def _text(value: Any, limit: int) -> str:
+    return str(value or "").strip()[:limit]
 
 
 # EpisodeOfCare -------------------------------------------------------------------------------------------
@@ -384,7 +460,7 @@ class EpisodeOfCareHandler(PathwayHandler):
             not_future(start, "EpisodeOfCare.period.start", ictx)
         if end is not None and end > ictx.today and status in (EpisodeStatus.FINISHED, EpisodeStatus.CANCELLED):
             raise Rejected(f"a {status} episode cannot end in the future ({end.isoformat()})", code="value")
-        _dates_in_order(start, end, "EpisodeOfCare.period.end is before its start")
+        in_order(start, end, "EpisodeOfCare.period.end is before its start")
         return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), adopt_unit=unit.pk,
                    fields={"unit_id": unit.pk, "status": status, "start_date": start, "end_date": end})
 
@@ -398,15 +474,42 @@ FHIR_REFERRAL_STATUS = {"active": ReferralStatus.SENT, "completed": ReferralStat
                         "revoked": ReferralStatus.WITHDRAWN}
 
 
+def _decision_extension(decision: PathwayDecision) -> dict[str, Any]:
+    return {"url": EXTENSION + "clinical-decision", "extension": [
+        {"url": "date", "valueDate": decision.decided_on.isoformat()},
+        {"url": "decision", "valueCoding": {"system": CLINICAL_DECISION_SYSTEM, "code": decision.decision,
+                                            "display": _english(ClinicalDecision(decision.decision).label)}}]}
+
+
+def _decisions(resource: dict[str, Any]) -> list[tuple[dt.date, str]]:
+    """The clinical decisions of a ServiceRequest (extension clinical-decision: date and decision), by date
+    (decisions of one day in the order given)."""
+    found = []
+    for ext in resource.get("extension") or []:
+        if not isinstance(ext, dict) or ext.get("url") != EXTENSION + "clinical-decision":
+            continue
+        parts = {part.get("url"): part for part in ext.get("extension") or [] if isinstance(part, dict)}
+        day = parse_date((parts.get("date") or {}).get("valueDate"), "clinical-decision.date")
+        code = ((parts.get("decision") or {}).get("valueCoding") or {}).get("code")
+        if not code:
+            raise invalid_resource(f"clinical-decision.decision needs a valueCoding ({CLINICAL_DECISION_SYSTEM})")
+        found.append((day, str(code)))
+    return sorted(found, key=lambda decision: decision[0])
+
+
 @register
 class ServiceRequestHandler(PathwayHandler):
-    """A referral (henvisning): sent, received, assessed, accepted or rejected with a reason."""
+    """A referral (henvisning): sent, received, assessed, accepted or rejected with a reason, its clinical decisions."""
 
     resource_type = "ServiceRequest"
     model = Referral
     r4b = ServiceRequestModel
     date_field = "sent_date"
     related = ("person", "from_unit", "to_unit")
+
+    def queryset(self) -> QuerySet[Any]:
+        return super().queryset().prefetch_related(
+            Prefetch("decisions", queryset=PathwayDecision.objects.order_by("decided_on", "pk")))
 
     def status_condition(self, status: str) -> Q:
         fhir = [code for code, value in REFERRAL_FHIR_STATUS.items() if value == status]
@@ -429,6 +532,7 @@ class ServiceRequestHandler(PathwayHandler):
                             else None),
                 *_extension("rejection-reason", "valueCode", obj.rejection_reason),
                 *_extension("rejection-note", "valueString", obj.rejection_note),
+                *(_decision_extension(decision) for decision in obj.decisions.all()),
             ],
         }
         if obj.pathway_type:
@@ -450,11 +554,9 @@ class ServiceRequestHandler(PathwayHandler):
         if requester.get("identifier") or str(requester.get("reference", "")).startswith("Organization/"):
             from_unit_id = ictx.unit(unit_code(requester, "ServiceRequest.requester"), "ServiceRequest.requester").pk
         elif requester.get("display"):
-            from_description = str(requester["display"]).strip()[:100]
+            from_description = _text(requester["display"], 100)
         else:
             raise invalid_resource("ServiceRequest.requester must be a unit or describe the sender (display)")
-        if from_unit_id == to_unit.pk:
-            raise Rejected("a unit cannot refer to itself (requester and performer are the same unit)")
         sent = parse_date(resource.get("authoredOn"), "ServiceRequest.authoredOn")
         received_raw = extension_value(resource, "received-date", "valueDate")
         assessed_raw = extension_value(resource, "assessed-date", "valueDate")
@@ -463,36 +565,55 @@ class ServiceRequestHandler(PathwayHandler):
         for day, where in ((sent, "ServiceRequest.authoredOn"), (received, "received-date"),
                            (assessed, "assessed-date")):
             not_future(day, where, ictx)
-        _dates_in_order(sent, received, "the referral cannot be received before it was sent")
-        _dates_in_order(received or sent, assessed, "the referral cannot be assessed before it was received")
         reason = extension_value(resource, "rejection-reason", "valueCode") or ""
-        note = str(extension_value(resource, "rejection-note", "valueString") or "").strip()[:300]
-        if status == ReferralStatus.REJECTED:
-            if not reason:
-                raise Rejected("a rejected referral needs a rejection-reason", code="required")
-            _status_code(reason, _codes(RejectionReason), "rejection-reason")
-            if reason == RejectionReason.OTHER and not note:
-                raise Rejected("rejection-reason 'other' needs a rejection-note", code="required")
+        note = _text(extension_value(resource, "rejection-note", "valueString"), 300)
         pathway = coding_code(resource.get("code"), PATHWAY_TYPE_SYSTEM) or ""
-        if pathway:
-            _status_code(pathway, _codes(PathwayType), "ServiceRequest.code (pakkeforløp)")
+        decisions = _decisions(resource)
+        with refused_as():
+            rules.check_referral_units(from_unit_id, to_unit.pk)
+            if received is not None:
+                rules.check_received(sent, received)
+            if assessed is not None:
+                rules.check_assessed(received or sent, assessed)
+            if status == ReferralStatus.REJECTED:
+                rules.check_rejection(reason, note)
+            if pathway:
+                rules.check_choice(pathway, PathwayType, None, "pakkeforløp type (ServiceRequest.code)")
+            rules.check_decisions(status=status, pathway_type=pathway, assessed_date=assessed, decisions=decisions,
+                                  today=ictx.today)
         return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields={
             "from_unit_id": from_unit_id, "from_description": from_description, "to_unit_id": to_unit.pk,
             "status": status, "sent_date": sent, "received_date": received, "assessed_date": assessed,
-            "rejection_reason": reason, "rejection_note": note, "pathway_type": pathway})
+            "rejection_reason": reason, "rejection_note": note, "pathway_type": pathway},
+            extra={"decisions": decisions})
+
+    def after_write(self, rows: list[tuple[Row, int, str]]) -> dict[int, str]:
+        """The referral's clinical decisions become exactly those of the resource."""
+        stored: dict[int, list[tuple[dt.date, str]]] = {}
+        known = [pk for _row, pk, outcome in rows if outcome != "created"]
+        for referral_id, day, decision in PathwayDecision.objects.filter(referral_id__in=known).order_by(
+                "decided_on", "pk").values_list("referral_id", "decided_on", "decision"):
+            stored.setdefault(referral_id, []).append((day, decision))
+        replace = [(row, pk, outcome) for row, pk, outcome in rows if stored.get(pk, []) != row.extra["decisions"]]
+        if not replace:
+            return {}
+        PathwayDecision.objects.filter(referral_id__in=[pk for _row, pk, _o in replace if pk in stored]).delete()
+        insert_rows(PathwayDecision, [{"referral_id": pk, "decided_on": day, "decision": decision}
+                                      for row, pk, _outcome in replace for day, decision in row.extra["decisions"]])
+        return {row.item.index: "updated" for row, _pk, outcome in replace if outcome == "skipped"}
 
 
 # Encounter (admission, discharge, contact) ----------------------------------------------------------------
 
 
-@register
-class EncounterHandler(PathwayHandler):
+class ContactPart(PathwayHandler):
     """A contact (class AMB / HH / VR) or an admission (class IMP) whose period ends at discharge."""
 
     resource_type = "Encounter"
     model = Encounter
     r4b = EncounterModel
     related = ("person", "unit", "episode")
+    ref_models = {"episode_id": (EpisodeOfCare, "Encounter.episodeOfCare")}
 
     def status_condition(self, status: str) -> Q:
         if status == "in-progress":
@@ -514,11 +635,7 @@ class EncounterHandler(PathwayHandler):
             "extension": _extension("staff-count", "valueInteger", obj.staff_count),
         }
         if obj.episode is not None:
-            reference: dict[str, Any] = {"reference": f"EpisodeOfCare/{obj.episode.pk}"}
-            if obj.episode.identifier:
-                reference["identifier"] = {"system": IDENTIFIER_SYSTEM + "episode-of-care",
-                                           "value": obj.episode.identifier}
-            resource["episodeOfCare"] = [reference]
+            resource["episodeOfCare"] = [_episode_reference(obj.episode)]
         if obj.minutes is not None:
             resource["length"] = {"value": obj.minutes, "unit": "min", "system": "http://unitsofmeasure.org",
                                   "code": "min"}
@@ -535,30 +652,29 @@ class EncounterHandler(PathwayHandler):
         pid = ictx.patient_pid(resource.get("subject"), "Encounter.subject")
         unit = ictx.unit(unit_code(resource.get("serviceProvider"), "Encounter.serviceProvider"),
                          "Encounter.serviceProvider")
-        if kind == EncounterKind.ADMISSION and not (unit.inpatient or unit.kind == UnitKind.WARD):
-            raise Rejected(f"Encounter.serviceProvider: {unit.code} is not an inpatient unit; an admission "
-                           "(class IMP) needs one", code="business-rule")
         period = resource.get("period") or {}
         start = parse_date(period.get("start"), "Encounter.period.start")
         end = parse_date(period["end"], "Encounter.period.end") if period.get("end") else None
         not_future(start, "Encounter.period.start", ictx)
-        not_future(end, "Encounter.period.end", ictx)
-        _dates_in_order(start, end, f"the discharge ({end}) is before the admission ({start})" if
-                        kind == EncounterKind.ADMISSION else "Encounter.period.end is before its start")
         mode = coding_code(resource.get("type"), CONTACT_MODE_SYSTEM) or {
             "HH": ContactMode.HOME_VISIT, "VR": ContactMode.VIDEO}.get(str(klass), ContactMode.FACE_TO_FACE)
-        _status_code(mode, _codes(ContactMode), "Encounter.type (contact mode)")
         staff = extension_value(resource, "staff-count", "valueInteger") or 1
-        if not 1 <= int(staff) <= 20:
-            raise Rejected("staff-count must be between 1 and 20", code="value")
         length = (resource.get("length") or {}).get("value")
         minutes = int(length) if length is not None else None
-        if minutes is not None and not 1 <= minutes <= 24 * 60:
-            raise Rejected("Encounter.length must be between 1 and 1440 minutes", code="value")
         housing = coding_code((resource.get("hospitalization") or {}).get("dischargeDisposition"),
                               HOUSING_SYSTEM) or ""
-        if housing:
-            _status_code(housing, _codes(HousingStatus), "hospitalization.dischargeDisposition (housing)")
+        with refused_as("Encounter.serviceProvider"):
+            if kind == EncounterKind.ADMISSION:
+                rules.check_inpatient(unit)
+        with refused_as():
+            if kind == EncounterKind.ADMISSION and end is not None:
+                rules.check_discharge(start, end, today=ictx.today)
+            else:
+                rules.check_not_future(end, None, "end date", today=ictx.today)
+                rules.check_in_order(start, end, None, "Encounter.period.end is before its start")
+            rules.check_contact(mode, int(staff), minutes)
+            if housing:
+                rules.check_choice(housing, HousingStatus, None, "housing at discharge")
         refs: dict[str, tuple[str, str]] = {}
         episodes = resource.get("episodeOfCare") or []
         fields: dict[str, Any] = {"unit_id": unit.pk, "kind": kind, "mode": mode, "start_date": start,
@@ -568,10 +684,11 @@ class EncounterHandler(PathwayHandler):
             ref = ictx.local_reference(episodes[0], "EpisodeOfCare", "Encounter.episodeOfCare")
             if ref is not None:
                 refs["episode_id"] = ref
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields=fields, refs=refs)
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields=fields, refs=refs,
+                   extra={"unit": unit.code})
 
     def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
-        """Two admissions of one person to the same ward cannot overlap (same rule as the pathway forms)."""
+        """Two admissions of one person to the same ward cannot overlap (the same rule as the pathway forms)."""
         admissions = [row for row in rows if row.fields["kind"] == EncounterKind.ADMISSION and not row.item.outcome]
         if not admissions:
             return
@@ -586,16 +703,213 @@ class EncounterHandler(PathwayHandler):
             assert row.person is not None
             place = (row.person.pk, row.fields["unit_id"])
             start, end = row.fields["start_date"], row.fields["end_date"]
-            for identifier, other_start, other_end in stays.get(place, []):
-                if identifier == row.key:
-                    continue  # the same admission, being updated
-                if start <= (other_end or dt.date.max) and other_start <= (end or dt.date.max):
-                    ends = other_end.isoformat() if other_end else "not yet discharged"
-                    row.item.reject(Rejected(f"this admission overlaps the admission to the same unit from "
-                                             f"{other_start.isoformat()} ({ends})", code="business-rule"))
-                    break
-            else:
-                stays.setdefault(place, []).append((row.key, start, end))
+            others = [(s, e) for identifier, s, e in stays.get(place, []) if identifier != row.key]  # not itself
+            try:
+                with refused_as():
+                    rules.check_no_overlap(others, start, end, row.extra["unit"])
+            except Rejected as exc:
+                row.item.reject(exc)
+                continue
+            stays.setdefault(place, []).append((row.key, start, end))
+
+
+def _episode_reference(episode: EpisodeOfCare) -> dict[str, Any]:
+    reference: dict[str, Any] = {"reference": f"EpisodeOfCare/{episode.pk}"}
+    if episode.identifier:
+        reference["identifier"] = {"system": IDENTIFIER_SYSTEM + "episode-of-care", "value": episode.identifier}
+    return reference
+
+
+def _typed_encounter(part: PathwayHandler, obj: Any, person: Person, day: dt.date, display: str,
+                     identifier: str) -> dict[str, Any]:
+    """The common frame of the encounters told apart by their type: a finished, one-day encounter."""
+    return {"resourceType": "Encounter", "id": part.fhir_id(obj),
+            "identifier": _identifier(part.kind_code, identifier), "status": "finished",
+            "class": {"system": ACT_CODE, "code": "AMB"},
+            "type": [{"coding": [{"system": ENCOUNTER_TYPE, "code": part.kind_code, "display": display}]}],
+            "subject": _patient(person), "period": _period(day, day)}
+
+
+def _encounter_day(resource: dict[str, Any], ictx: ImportContext) -> dt.date:
+    _status_code(resource.get("status"), ("finished",), "Encounter.status")
+    day = parse_date((resource.get("period") or {}).get("start"), "Encounter.period.start")
+    not_future(day, "Encounter.period.start", ictx)
+    return day
+
+
+class TypedEncounterPart(PathwayHandler):
+    """An Encounter told apart by its type (urn:helhet:encounter-type): always finished, on one day."""
+
+    resource_type = "Encounter"
+    r4b = EncounterModel
+
+    def status_condition(self, status: str) -> Q:
+        return Q() if status == "finished" else Q(pk__in=[])
+
+
+class GroupMeetingPart(TypedEncounterPart):
+    """A responsibility-group (ansvarsgruppe) meeting, with a logical reference to the group's CareTeam."""
+
+    model = ResponsibilityGroupMeeting
+    id_prefix = "meeting-"
+    kind_code = GROUP_MEETING
+    date_field = "held_on"
+    related = ("group__person",)
+    person_path = "group__person"
+    ref_models = {"group_id": (ResponsibilityGroup, "responsibility-group")}
+
+    def person_of(self, obj: Any) -> Person:
+        return obj.group.person  # type: ignore[no-any-return]
+
+    def person_id_of(self, obj: Any) -> int:
+        return obj.group.person_id  # type: ignore[no-any-return]
+
+    def existing(self, rows: list[Row]) -> dict[Any, Any]:
+        keys = [row.key for row in rows if row.key]
+        return {obj.identifier: obj for obj in ResponsibilityGroupMeeting.objects.select_related("group").filter(
+            identifier__in=keys)} if keys else {}
+
+    def new_row(self, row: Row) -> dict[str, Any]:
+        return {"identifier": row.key, **row.fields}
+
+    def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
+        ResponsibilityGroupPart().assign_identifiers(persons)  # the meetings refer to their group by it
+        yield from super().export_resources(persons)
+
+    def to_resource(self, obj: ResponsibilityGroupMeeting) -> dict[str, Any]:
+        resource = _typed_encounter(self, obj, obj.group.person, obj.held_on, "Responsibility group meeting",
+                                    obj.identifier)
+        group: dict[str, Any] = {"reference": f"CareTeam/{ResponsibilityGroupPart.id_prefix}{obj.group.pk}"}
+        if obj.group.identifier:
+            group["identifier"] = {"system": IDENTIFIER_SYSTEM + RESPONSIBILITY_GROUP, "value": obj.group.identifier}
+        resource["extension"] = [{"url": EXTENSION + "responsibility-group", "valueReference": group},
+                                 *_extension("summary", "valueString", obj.summary)]
+        return resource
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        pid = ictx.patient_pid(resource.get("subject"), "Encounter.subject")
+        day = _encounter_day(resource, ictx)
+        reference = extension_value(resource, "responsibility-group", "valueReference")
+        if reference is None:
+            raise invalid_resource("a responsibility-group meeting needs the extension responsibility-group: a "
+                                   "reference to the group's CareTeam")
+        ref = ictx.local_reference(reference, "CareTeam", "responsibility-group")
+        assert ref is not None
+        if ref[0] == "pk":
+            ref = ("pk", ref[1].removeprefix(ResponsibilityGroupPart.id_prefix))
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), refs={"group_id": ref},
+                   fields={"held_on": day, "summary": str(extension_value(resource, "summary", "valueString") or "")
+                           .strip()})
+
+    def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
+        established = dict(ResponsibilityGroup.objects.filter(
+            pk__in={row.fields["group_id"] for row in rows}).values_list("pk", "established_on"))
+        for row in rows:
+            try:
+                with refused_as("Encounter.period.start"):
+                    rules.check_meeting(row.fields["held_on"], established.get(row.fields["group_id"]))
+            except Rejected as exc:
+                row.item.reject(exc)
+
+
+class NextOfKinPart(TypedEncounterPart):
+    """A contact with the person's next of kin (pårørende): the relation as the participant, the unit as provider."""
+
+    model = NextOfKinContact
+    id_prefix = "nok-"
+    kind_code = NEXT_OF_KIN_CONTACT
+    date_field = "contact_date"
+    related = ("person", "unit")
+
+    def to_resource(self, obj: NextOfKinContact) -> dict[str, Any]:
+        resource = _typed_encounter(self, obj, obj.person, obj.contact_date, "Next-of-kin contact", obj.identifier)
+        resource["participant"] = [{"type": [{"coding": [{"system": V3_ROLE_CLASS, "code": "NOK",
+                                                          "display": "next of kin"}]}],
+                                    "individual": {"display": obj.relation}}]
+        if obj.unit is not None:
+            resource["serviceProvider"] = unit_reference(obj.unit)
+        if obj.note:
+            resource["extension"] = _extension("note", "valueString", obj.note)
+        return resource
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        pid = ictx.patient_pid(resource.get("subject"), "Encounter.subject")
+        day = _encounter_day(resource, ictx)
+        relation = ""
+        for participant in resource.get("participant") or []:
+            if coding_code(participant.get("type"), V3_ROLE_CLASS) == "NOK":
+                relation = _text((participant.get("individual") or {}).get("display"), 60)
+        provider = resource.get("serviceProvider")
+        unit_id = ictx.unit(unit_code(provider, "Encounter.serviceProvider"), "Encounter.serviceProvider").pk \
+            if provider else None
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields={
+            "contact_date": day, "relation": relation, "unit_id": unit_id,
+            "note": _text(extension_value(resource, "note", "valueString"), 300)})
+
+    def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
+        consent = dict(Person.objects.filter(pk__in={row.person.pk for row in rows if row.person}).values_list(
+            "pk", "consent_next_of_kin"))
+        for row in rows:
+            assert row.person is not None
+            try:
+                with refused_as("Encounter.participant"):
+                    rules.check_next_of_kin(consent.get(row.person.pk, False), row.fields["relation"])
+            except Rejected as exc:
+                row.item.reject(exc)
+
+
+class EvaluationPart(TypedEncounterPart):
+    """An evaluation point: benefit (1-5), status, further needs and whether the plan needs updating."""
+
+    model = EvaluationPoint
+    id_prefix = "evaluation-"
+    kind_code = EVALUATION_POINT
+    date_field = "evaluated_on"
+    related = ("person", "episode")
+    ref_models = {"episode_id": (EpisodeOfCare, "Encounter.episodeOfCare")}
+
+    def to_resource(self, obj: EvaluationPoint) -> dict[str, Any]:
+        resource = _typed_encounter(self, obj, obj.person, obj.evaluated_on, "Evaluation point", obj.identifier)
+        if obj.episode is not None:
+            resource["episodeOfCare"] = [_episode_reference(obj.episode)]
+        resource["extension"] = [*_extension("benefit", "valueInteger", obj.benefit),
+                                 *_extension("status-note", "valueString", obj.status_note),
+                                 *_extension("further-needs", "valueString", obj.further_needs),
+                                 {"url": EXTENSION + "plan-update-needed", "valueBoolean": obj.plan_update_needed}]
+        return resource
+
+    def parse(self, ictx: ImportContext, item: ImportItem) -> Row:
+        resource = item.resource
+        pid = ictx.patient_pid(resource.get("subject"), "Encounter.subject")
+        day = _encounter_day(resource, ictx)
+        benefit = extension_value(resource, "benefit", "valueInteger")
+        with refused_as("benefit"):
+            rules.check_evaluation(day, benefit, None)
+        refs: dict[str, tuple[str, str]] = {}
+        episodes = resource.get("episodeOfCare") or []
+        if episodes:
+            ref = ictx.local_reference(episodes[0], "EpisodeOfCare", "Encounter.episodeOfCare")
+            if ref is not None:
+                refs["episode_id"] = ref
+        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), refs=refs, fields={
+            "evaluated_on": day, "benefit": benefit, "episode_id": None,
+            "status_note": _text(extension_value(resource, "status-note", "valueString"), 300),
+            "further_needs": _text(extension_value(resource, "further-needs", "valueString"), 300),
+            "plan_update_needed": bool(extension_value(resource, "plan-update-needed", "valueBoolean"))})
+
+    def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
+        starts = dict(EpisodeOfCare.objects.filter(
+            pk__in={row.fields["episode_id"] for row in rows if row.fields["episode_id"]}).values_list(
+            "pk", "start_date"))
+        for row in rows:
+            try:
+                with refused_as("Encounter.period.start"):
+                    rules.check_evaluation(row.fields["evaluated_on"], row.fields["benefit"],
+                                           starts.get(row.fields["episode_id"]))
+            except Rejected as exc:
+                row.item.reject(exc)
 
 
 # CarePlan (individual plan) ------------------------------------------------------------------------------
@@ -661,13 +975,14 @@ def _care_team(obj: Any, category: str, team_id: str, participants: list[dict[st
 
 
 class ResponsibilityGroupPart(PathwayHandler):
-    """Ansvarsgruppe: its members as participants (name, role, unit); meetings are not exchanged."""
+    """Ansvarsgruppe: its members as participants (name, role, unit); its meetings are Encounters."""
 
     resource_type = "CareTeam"
     model = ResponsibilityGroup
     r4b = CareTeamModel
     date_field = "established_on"
     id_prefix = "group-"
+    kind_code = RESPONSIBILITY_GROUP
 
     def status_condition(self, status: str) -> Q:
         return Q() if status == "active" else Q(pk__in=[])
@@ -696,7 +1011,7 @@ class ResponsibilityGroupPart(PathwayHandler):
                 raise invalid_resource("every CareTeam.participant needs member.display (the member's name)")
             roles = participant.get("role") or [{}]
             unit = ((participant.get("onBehalfOf") or {}).get("identifier") or {}).get("value")
-            members.append({"name": name[:150], "role": str(roles[0].get("text") or ""), "unit": unit or None})
+            members.append({"name": name[:150], "role": str(roles[0].get("text") or "")[:100], "unit": unit or ""})
         return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()),
                    fields={"established_on": established, "members": members})
 
@@ -713,6 +1028,7 @@ class CoordinatorPart(PathwayHandler):
     model = Coordinator
     r4b = CareTeamModel
     id_prefix = "coordinator-"
+    kind_code = COORDINATOR
     related = ("person", "unit")
 
     def status_condition(self, status: str) -> Q:
@@ -745,7 +1061,7 @@ class CoordinatorPart(PathwayHandler):
         if len(participants) != 1:
             raise invalid_resource("a coordinator CareTeam has exactly one participant: the coordinator")
         name = str((participants[0].get("member") or {}).get("display") or "").strip()[:150]
-        if not name:
+        if not name:  # the same rule as the form's, with the FHIR element named
             raise invalid_resource("CareTeam.participant.member.display must give the coordinator's name")
         behalf = participants[0].get("onBehalfOf")
         unit_id = ictx.unit(unit_code(behalf, "CareTeam.participant.onBehalfOf"),
@@ -754,7 +1070,7 @@ class CoordinatorPart(PathwayHandler):
         start = parse_date(period.get("start"), "CareTeam.period.start")
         end = parse_date(period["end"], "CareTeam.period.end") if period.get("end") else None
         not_future(start, "CareTeam.period.start", ictx)
-        _dates_in_order(start, end, "CareTeam.period.end is before its start")
+        in_order(start, end, "CareTeam.period.end is before its start")
         return Row(item=item, pid=pid, key=(pid, start, name),
                    fields={"unit_id": unit_id, "end_date": end})
 
@@ -774,64 +1090,102 @@ class CoordinatorPart(PathwayHandler):
             yield self.to_resource(obj)
 
 
-@register
-class CareTeamHandler(ResourceHandler):
-    """CareTeam: the responsibility group (ids group-N) and the coordinator (ids coordinator-N)."""
+class PartedHandler(ResourceHandler):
+    """One FHIR resource type served by several pathway models ("parts").
 
-    resource_type = "CareTeam"
-    search_params = PathwayHandler.search_params
-    parts = (ResponsibilityGroupPart(), CoordinatorPart())
+    A resource goes to the part whose `kind_code` its coding in `kind_system` (at `kind_element`) carries,
+    or to the part without a code when it carries none; ids carry the part's prefix.
+    """
 
-    def _part(self, resource_id: str) -> PathwayHandler:
-        for part in self.parts:
-            if resource_id.startswith(part.id_prefix):
+    kind_element: ClassVar[str]
+    kind_system: ClassVar[str]
+    parts: ClassVar[tuple[PathwayHandler, ...]]
+
+    def _by_id(self, resource_id: str) -> PathwayHandler:
+        for part in sorted(self.parts, key=lambda p: -len(p.id_prefix)):
+            if resource_id.startswith(part.id_prefix) and part.pk_of(resource_id) is not None:
                 return part
-        raise not_found("CareTeam", resource_id)
+        raise not_found(self.resource_type, resource_id)
+
+    def _part_index(self, resource: dict[str, Any]) -> int:
+        code = coding_code(resource.get(self.kind_element), self.kind_system) or ""
+        for index, part in enumerate(self.parts):
+            if part.kind_code == code:
+                return index
+        known = ", ".join(f"{self.kind_system}|{part.kind_code}" for part in self.parts if part.kind_code)
+        raise Rejected(f"{self.resource_type}.{self.kind_element} must carry one of {known}" +
+                       (" (or none)" if any(not part.kind_code for part in self.parts) else ""),
+                       status=400, code="not-supported")
+
+    def _split(self, items: list[ImportItem]) -> dict[int, list[ImportItem]]:
+        groups: dict[int, list[ImportItem]] = {}
+        for item in items:
+            try:
+                groups.setdefault(self._part_index(item.resource), []).append(item)
+            except Rejected as exc:
+                item.reject(exc)
+        return dict(sorted(groups.items()))
 
     def read(self, ctx: FhirContext, resource_id: str) -> dict[str, Any]:
-        return self._part(resource_id).read(ctx, resource_id)
+        return self._by_id(resource_id).read(ctx, resource_id)
 
     def search(self, ctx: FhirContext, params: dict[str, list[str]], *, offset: int, count: int) -> SearchResult:
+        parts: Iterable[PathwayHandler] = self.parts
+        params = {k: list(v) for k, v in params.items()}
+        if self.kind_element in params:  # e.g. type=urn:helhet:encounter-type|evaluation-point
+            codes = {value.rpartition("|")[2] for raw in params.pop(self.kind_element) for value in raw.split(",")}
+            parts = [part for part in self.parts if part.kind_code in codes]
         resources: list[dict[str, Any]] = []
         total = 0
-        for part in self.parts:
+        for part in parts:
             found = part.filtered(ctx, {k: list(v) for k, v in params.items()})
             part_total = found.count()
             start = max(0, offset - total)
             wanted = max(0, count - len(resources))
             page = list(found[start:start + wanted]) if wanted and start < part_total else []
             if page:
-                audit_person_list(ctx.user, sorted({obj.person.pid for obj in page}), channel=ctx.channel,
-                                  resource="CareTeam search")
+                audit_person_list(ctx.user, sorted({part.person_of(obj).pid for obj in page}), channel=ctx.channel,
+                                  resource=f"{self.resource_type} search")
             resources.extend(part.to_resource(obj) for obj in page)
             total += part_total
         return SearchResult(resources, total)
 
-    def _split(self, items: list[ImportItem]) -> dict[int, list[ImportItem]]:
-        groups: dict[int, list[ImportItem]] = {0: [], 1: []}
-        for item in items:
-            category = coding_code(item.resource.get("category"), CARE_TEAM_CATEGORY)
-            if category == RESPONSIBILITY_GROUP:
-                groups[0].append(item)
-            elif category == COORDINATOR:
-                groups[1].append(item)
-            else:
-                item.reject(Rejected(f"CareTeam.category must be {CARE_TEAM_CATEGORY}|{RESPONSIBILITY_GROUP} or "
-                                     f"|{COORDINATOR}", status=400, code="not-supported"))
-        return groups
-
     def create(self, ctx: FhirContext, resource: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        item = ImportItem(index=1, resource=resource)
-        for index, group in self._split([item]).items():
-            if group:
-                return self.parts[index].create(ctx, resource)
-        raise FhirError(item.status, item.code, item.message)
+        try:
+            index = self._part_index(resource)
+        except Rejected as exc:
+            raise FhirError(exc.status, exc.code, exc.message, expression=[f"{self.resource_type}."
+                                                                           f"{self.kind_element}"]) from None
+        return self.parts[index].create(ctx, resource)
 
     def import_batch(self, ictx: ImportContext, items: list[ImportItem]) -> None:
         for index, group in self._split(items).items():
-            if group:
-                self.parts[index].import_batch(ictx, group)
+            self.parts[index].import_batch(ictx, group)
 
     def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
         for part in self.parts:
             yield from part.export_resources(persons)
+
+
+@register
+class EncounterHandler(PartedHandler):
+    """Encounter: contacts and admissions (numeric ids), responsibility-group meetings (meeting-N), next-of-kin
+    contacts (nok-N) and evaluation points (evaluation-N), told apart by Encounter.type (urn:helhet:encounter-type).
+    """
+
+    resource_type = "Encounter"
+    kind_element = "type"
+    kind_system = ENCOUNTER_TYPE
+    search_params = {**PathwayHandler.search_params, "type": "token"}
+    parts = (ContactPart(), GroupMeetingPart(), NextOfKinPart(), EvaluationPart())
+
+
+@register
+class CareTeamHandler(PartedHandler):
+    """CareTeam: the responsibility group (ids group-N) and the coordinator (ids coordinator-N)."""
+
+    resource_type = "CareTeam"
+    kind_element = "category"
+    kind_system = CARE_TEAM_CATEGORY
+    search_params = {**PathwayHandler.search_params, "category": "token"}
+    parts = (ResponsibilityGroupPart(), CoordinatorPart())

@@ -246,6 +246,7 @@ class ResponsibilityGroupMeeting(models.Model):
     group = models.ForeignKey(ResponsibilityGroup, on_delete=models.CASCADE, related_name="meetings")
     held_on = models.DateField()
     summary = models.TextField(blank=True)
+    identifier = models.CharField(max_length=64, blank=True, default="", db_default="", db_index=True)
 
     class Meta:
         ordering = ["-held_on"]
@@ -260,6 +261,7 @@ class NextOfKinContact(models.Model):
     contact_date = models.DateField()
     relation = models.CharField(max_length=60, blank=True)  # e.g. mother, partner
     note = models.CharField(max_length=300, blank=True)
+    identifier = models.CharField(max_length=64, blank=True, default="", db_default="", db_index=True)
 
     class Meta:
         ordering = ["-contact_date"]
@@ -278,6 +280,7 @@ class EvaluationPoint(models.Model):
     status_note = models.CharField(max_length=300, blank=True)
     further_needs = models.CharField(max_length=300, blank=True)
     plan_update_needed = models.BooleanField(default=False)
+    identifier = models.CharField(max_length=64, blank=True, default="", db_default="", db_index=True)
 
     class Meta:
         ordering = ["-evaluated_on"]

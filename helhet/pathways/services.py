@@ -9,8 +9,10 @@ names the form field the message belongs to.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Iterable, Sequence
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -60,19 +62,13 @@ def _today() -> dt.date:
 
 
 def _not_future(day: dt.date, field: str, what: str) -> None:
-    if day > _today():
-        raise PathwayError(_("The %(what)s (%(day)s) is in the future.") % {"what": what, "day": day.isoformat()}, field)
+    check_not_future(day, field, what)
 
 
 def _unit_by_code(code: str | ServiceUnit, field: str) -> ServiceUnit:
     if isinstance(code, ServiceUnit):
         return code
-    unit = ServiceUnit.objects.filter(code=(code or "").strip()).first()
-    if unit is None:
-        raise PathwayError(_("Unknown unit %(code)r: use the code of a registered unit or team.") % {"code": code}, field)
-    if not unit.active:
-        raise PathwayError(_("The unit %(code)s is no longer active.") % {"code": unit.code}, field)
-    return unit
+    return usable_unit(ServiceUnit.objects.filter(code=(code or "").strip()).first(), code, field)
 
 
 def _own_unit(user: User, unit: str | ServiceUnit, field: str = "unit") -> ServiceUnit:
@@ -86,6 +82,141 @@ def _open(user: User, pid: str, *, action: str, resource: str, channel: str) -> 
     require_role(user, STAFF_ROLES)  # service users read their pathway; staff record it
     person, _relationship = open_person(user, pid, action=action, resource=resource, channel=channel)
     return person
+
+
+# Rules -------------------------------------------------------------------------------------------------------
+# One copy of each pathway rule. The service functions below (forms, CLI) and the FHIR exchange
+# (`fhir_resources.py`: create and bulk import) both call these; they take values, not requests, so
+# the bulk import can check thousands of records without a query per record.
+
+
+def check_not_future(day: dt.date | None, field: str | None, what: str, *, today: dt.date | None = None) -> None:
+    if day is not None and day > (today or _today()):
+        raise PathwayError(_("The %(what)s (%(day)s) is in the future.") % {"what": what, "day": day.isoformat()}, field)
+
+
+def check_in_order(start: dt.date, end: dt.date | None, field: str | None, message: str) -> None:
+    """`end` (when given) is not before `start`; `message` is the refusal (already translated)."""
+    if end is not None and end < start:
+        raise PathwayError(message, field)
+
+
+def usable_unit(unit: ServiceUnit | None, code: object, field: str | None) -> ServiceUnit:
+    """A unit named by its code must be registered and still active."""
+    if unit is None:
+        raise PathwayError(_("Unknown unit %(code)r: use the code of a registered unit or team.") % {"code": code}, field)
+    if not unit.active:
+        raise PathwayError(_("The unit %(code)s is no longer active.") % {"code": unit.code}, field)
+    return unit
+
+
+@functools.cache
+def _choice_values(choices: type[models.Choices]) -> frozenset[str]:
+    # Choices.values rebuilds its list (with the translated labels) on every access; the import asks per row.
+    return frozenset(choices.values)
+
+
+def check_choice(value: str, choices: type[models.Choices], field: str | None, what: str) -> None:
+    if value not in _choice_values(choices):
+        raise PathwayError(_("Unknown %(what)s %(value)r.") % {"what": what, "value": value}, field)
+
+
+def check_inpatient(unit: ServiceUnit) -> None:
+    if not (unit.inpatient or unit.kind in INPATIENT_KINDS):
+        raise PathwayError(_("%(unit)s is not an inpatient unit; record a contact instead.") % {"unit": unit.name},
+                           "unit")
+
+
+def check_discharge(admitted_on: dt.date, discharged_on: dt.date, *, today: dt.date | None = None) -> None:
+    check_not_future(discharged_on, "date", _("discharge date"), today=today)
+    check_in_order(admitted_on, discharged_on, "date", _("The discharge (%(end)s) cannot be before the admission "
+                                                         "(%(start)s).") % {"end": discharged_on.isoformat(),
+                                                                             "start": admitted_on.isoformat()})
+
+
+def check_no_overlap(stays: Iterable[tuple[dt.date, dt.date | None]], start: dt.date, end: dt.date | None,
+                     unit_code: str) -> None:
+    """Two stays in the same unit overlap when each starts before the other ends (open stays never end)."""
+    for other_start, other_end in sorted(stays, key=lambda stay: stay[0]):
+        if start <= (other_end or dt.date.max) and other_start <= (end or dt.date.max):
+            ends = (_("discharged %(day)s") % {"day": other_end.isoformat()} if other_end
+                    else _("not yet discharged"))
+            raise PathwayError(_("This admission overlaps the admission to %(code)s from %(day)s (%(ends)s).")
+                               % {"code": unit_code, "day": other_start.isoformat(), "ends": ends}, "date")
+
+
+def check_contact(mode: str, staff_count: int, minutes: int | None) -> None:
+    check_choice(mode, ContactMode, "mode", _("contact mode"))
+    if not 1 <= staff_count <= 20:
+        raise PathwayError(_("Staff present must be between 1 and 20."), "staff_count")
+    if minutes is not None and not 1 <= minutes <= 24 * 60:
+        raise PathwayError(_("Minutes must be between 1 and 1440."), "minutes")
+
+
+def check_referral_units(sender_id: int | None, receiver_id: int) -> None:
+    if sender_id is not None and sender_id == receiver_id:
+        raise PathwayError(_("A unit cannot refer to itself."), "to_unit")
+
+
+def check_received(sent_date: dt.date, received_date: dt.date) -> None:
+    check_in_order(sent_date, received_date, "date", _("A referral cannot be received before it was sent (%(day)s).")
+                   % {"day": sent_date.isoformat()})
+
+
+def check_assessed(earliest: dt.date, assessed_date: dt.date) -> None:
+    check_in_order(earliest, assessed_date, "date", _("The assessment date cannot be before the referral was "
+                                                      "received (%(day)s).") % {"day": earliest.isoformat()})
+
+
+def check_rejection(reason: str, note: str) -> None:
+    if not reason:
+        raise PathwayError(_("A rejection needs a reason."), "rejection_reason")
+    check_choice(reason, RejectionReason, "rejection_reason", _("rejection reason"))
+    if reason == RejectionReason.OTHER and not note.strip():
+        raise PathwayError(_("Say why in the note when the reason is 'Other'."), "rejection_note")
+
+
+def check_decisions(*, status: str, pathway_type: str, assessed_date: dt.date | None,
+                    decisions: Sequence[tuple[dt.date, str]], today: dt.date | None = None) -> None:
+    """The pakkeforløp clinical decisions of one referral: (date, code) pairs, the new one last."""
+    if not decisions:
+        return
+    if status != ReferralStatus.ACCEPTED or not pathway_type:
+        raise PathwayError(_("Clinical decisions belong to an accepted referral with a pakkeforløp type."), None)
+    for decided_on, decision in decisions:
+        check_choice(decision, ClinicalDecision, "decision", _("clinical decision"))
+        check_not_future(decided_on, "date", _("decision date"), today=today)
+        if assessed_date and decided_on < assessed_date:
+            raise PathwayError(_("A clinical decision cannot precede the start of the pathway (%(day)s).")
+                               % {"day": assessed_date.isoformat()}, "date")
+    if len(decisions) > MAX_DECISIONS_PER_PATHWAY:
+        raise PathwayError(_("A pathway has at most two clinical decisions; this one has two already."), "decision")
+
+
+def check_meeting(held_on: dt.date, established_on: dt.date | None) -> None:
+    if established_on is not None:
+        check_in_order(established_on, held_on, "date", _("The group was established on %(day)s; a meeting cannot "
+                                                          "be earlier.") % {"day": established_on.isoformat()})
+
+
+def check_next_of_kin(consent: bool, relation: str) -> None:
+    if not consent:
+        raise PathwayError(_("The person has not consented to next-of-kin involvement."), None)
+    if not relation.strip():
+        raise PathwayError(_("Say who the next of kin is (for example mother, partner)."), "relation")
+
+
+def check_evaluation(evaluated_on: dt.date, benefit: int | None, episode_start: dt.date | None) -> None:
+    if benefit is not None and not 1 <= benefit <= 5:
+        raise PathwayError(_("Benefit is judged from 1 (none) to 5 (great)."), "benefit")
+    if episode_start is not None:
+        check_in_order(episode_start, evaluated_on, "date", _("The episode starts on %(day)s; an evaluation cannot "
+                                                              "be earlier.") % {"day": episode_start.isoformat()})
+
+
+def check_coordinator_name(name: str) -> None:
+    if not name.strip():
+        raise PathwayError(_("Give the coordinator's name."), "name")
 
 
 # Referrals -----------------------------------------------------------------------------------------------
@@ -111,11 +242,10 @@ def send_referral(*, user: User, pid: str, from_unit: str | ServiceUnit | None, 
     else:
         sender = _own_unit(user, from_unit, "from_unit")
     receiver = _unit_by_code(to_unit, "to_unit")
-    if sender is not None and receiver.pk == sender.pk:
-        raise PathwayError(_("A unit cannot refer to itself."), "to_unit")
+    check_referral_units(sender.pk if sender is not None else None, receiver.pk)
     _not_future(sent_date, "sent_date", _("date sent"))
-    if pathway_type and pathway_type not in PathwayType.values:
-        raise PathwayError(_("Unknown pathway type %(value)r.") % {"value": pathway_type}, "pathway_type")
+    if pathway_type:
+        check_choice(pathway_type, PathwayType, "pathway_type", _("pathway type"))
     open_referral = Referral.objects.filter(person=person, to_unit=receiver,
                                             status__in=(ReferralStatus.SENT, ReferralStatus.RECEIVED)).first()
     if open_referral is not None:
@@ -151,9 +281,7 @@ def receive_referral(*, user: User, pid: str, referral_id: int, received_date: d
     if referral.status != ReferralStatus.SENT:
         raise PathwayError(_("The referral is already %(status)s.") % {"status": referral.get_status_display().lower()}, None)
     _not_future(received_date, "date", _("date received"))
-    if received_date < referral.sent_date:
-        raise PathwayError(_("A referral cannot be received before it was sent (%(day)s).")
-                           % {"day": referral.sent_date.isoformat()}, _("date"))
+    check_received(referral.sent_date, received_date)
     referral.status = ReferralStatus.RECEIVED
     referral.received_date = received_date
     referral.save(update_fields=["status", "received_date"])
@@ -170,13 +298,9 @@ def assess_referral(*, user: User, pid: str, referral_id: int, assessed_date: dt
     if referral.status not in (ReferralStatus.SENT, ReferralStatus.RECEIVED):
         raise PathwayError(_("The referral is already %(status)s.") % {"status": referral.get_status_display().lower()}, None)
     _not_future(assessed_date, "date", _("assessment date"))
-    earliest = referral.received_date or referral.sent_date
-    if assessed_date < earliest:
-        raise PathwayError(_("The assessment date cannot be before the referral was received (%(day)s).")
-                           % {"day": earliest.isoformat()},
-                           "date")
-    if pathway_type and pathway_type not in PathwayType.values:
-        raise PathwayError(_("Unknown pathway type %(value)r.") % {"value": pathway_type}, "pathway_type")
+    check_assessed(referral.received_date or referral.sent_date, assessed_date)
+    if pathway_type:
+        check_choice(pathway_type, PathwayType, "pathway_type", _("pathway type"))
     waiting = EpisodeOfCare.objects.filter(person=person, unit_id=referral.to_unit_id, status=EpisodeStatus.WAITLIST)
     if accept:
         referral.status = ReferralStatus.ACCEPTED
@@ -184,12 +308,7 @@ def assess_referral(*, user: User, pid: str, referral_id: int, assessed_date: dt
         referral.rejection_note = ""
         waiting.update(status=EpisodeStatus.ACTIVE)
     else:
-        if not rejection_reason:
-            raise PathwayError(_("A rejection needs a reason."), "rejection_reason")
-        if rejection_reason not in RejectionReason.values:
-            raise PathwayError(_("Unknown rejection reason %(value)r.") % {"value": rejection_reason}, "rejection_reason")
-        if rejection_reason == RejectionReason.OTHER and not rejection_note.strip():
-            raise PathwayError(_("Say why in the note when the reason is 'Other'."), "rejection_note")
+        check_rejection(rejection_reason, rejection_note)
         referral.status = ReferralStatus.REJECTED
         referral.rejection_reason = rejection_reason
         referral.rejection_note = rejection_note.strip()[:300]
@@ -209,18 +328,11 @@ def record_decision(*, user: User, pid: str, referral_id: int, decided_on: dt.da
     """A pakkeforløp clinical decision (at most two per pathway)."""
     person = _open(user, pid, action="create", resource="pathway decision", channel=channel)
     referral = _receivable(user, person, referral_id)
-    if decision not in ClinicalDecision.values:
-        raise PathwayError(_("Unknown clinical decision %(value)r.") % {"value": decision}, "decision")
-    if referral.status != ReferralStatus.ACCEPTED or not referral.pathway_type:
-        raise PathwayError(_("Clinical decisions belong to an accepted referral with a pakkeforløp type."), None)
-    _not_future(decided_on, "date", _("decision date"))
-    if referral.assessed_date and decided_on < referral.assessed_date:
-        raise PathwayError(_("A clinical decision cannot precede the start of the pathway (%(day)s).")
-                           % {"day": referral.assessed_date.isoformat()}, _("date"))
     # Lock the referral row so two concurrent decisions cannot both pass the count check.
     Referral.objects.select_for_update().filter(pk=referral.pk).first()
-    if referral.decisions.count() >= MAX_DECISIONS_PER_PATHWAY:
-        raise PathwayError(_("A pathway has at most two clinical decisions; this one has two already."), "decision")
+    earlier = list(referral.decisions.order_by("decided_on", "pk").values_list("decided_on", "decision"))
+    check_decisions(status=referral.status, pathway_type=referral.pathway_type, assessed_date=referral.assessed_date,
+                    decisions=[*earlier, (decided_on, decision)])
     return PathwayDecision.objects.create(referral=referral, decided_on=decided_on, decision=decision)
 
 
@@ -238,35 +350,20 @@ def record_admission(*, user: User, pid: str, unit: str | ServiceUnit, admitted_
     """An admission to one of the user's inpatient units; imports may give the discharge at once."""
     person = _open(user, pid, action="create", resource="admission", channel=channel)
     ward = _own_unit(user, unit)
-    if not (ward.inpatient or ward.kind in INPATIENT_KINDS):
-        raise PathwayError(_("%(unit)s is not an inpatient unit; record a contact instead.") % {"unit": ward.name}, "unit")
+    check_inpatient(ward)
     _not_future(admitted_on, "date", _("admission date"))
     if discharged_on is not None:
         _check_discharge(admitted_on, discharged_on, housing)
-    # Two stays in the same unit overlap when each starts before the other ends (open stays never end).
-    overlapping = Encounter.objects.filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=admitted_on),
-        person=person, unit=ward, kind=EncounterKind.ADMISSION,
-    )
-    if discharged_on is not None:
-        overlapping = overlapping.filter(start_date__lte=discharged_on)
-    clash = overlapping.order_by("start_date").first()
-    if clash is not None:
-        ends = (_("discharged %(day)s") % {"day": clash.end_date.isoformat()} if clash.end_date
-                else _("not yet discharged"))
-        raise PathwayError(_("This admission overlaps the admission to %(code)s from %(day)s (%(ends)s).")
-                           % {"code": ward.code, "day": clash.start_date.isoformat(), "ends": ends}, _("date"))
+    stays = Encounter.objects.filter(person=person, unit=ward, kind=EncounterKind.ADMISSION)
+    check_no_overlap(stays.values_list("start_date", "end_date"), admitted_on, discharged_on, ward.code)
     return Encounter.objects.create(person=person, unit=ward, episode=_episode_for(person, ward, admitted_on),
                                     kind=EncounterKind.ADMISSION, start_date=admitted_on, end_date=discharged_on,
                                     housing_at_discharge=housing if discharged_on is not None else "")
 
 
 def _check_discharge(admitted_on: dt.date, discharged_on: dt.date, housing: str) -> None:
-    _not_future(discharged_on, "date", _("discharge date"))
-    if discharged_on < admitted_on:
-        raise PathwayError(_("The discharge (%(end)s) cannot be before the admission (%(start)s).")
-                           % {"end": discharged_on.isoformat(), "start": admitted_on.isoformat()}, _("date"))
-    if housing not in HousingStatus.values:
+    check_discharge(admitted_on, discharged_on)
+    if housing not in HousingStatus.values:  # on the form, housing at discharge is required
         raise PathwayError(_("Say what housing the person has at discharge."), "housing")
 
 
@@ -301,12 +398,7 @@ def record_contact(*, user: User, pid: str, unit: str | ServiceUnit, contact_dat
     person = _open(user, pid, action="create", resource="contact", channel=channel)
     own = _own_unit(user, unit)
     _not_future(contact_date, "date", _("contact date"))
-    if mode not in ContactMode.values:
-        raise PathwayError(_("Unknown contact mode %(value)r.") % {"value": mode}, "mode")
-    if not 1 <= staff_count <= 20:
-        raise PathwayError(_("Staff present must be between 1 and 20."), "staff_count")
-    if minutes is not None and not 1 <= minutes <= 24 * 60:
-        raise PathwayError(_("Minutes must be between 1 and 1440."), "minutes")
+    check_contact(mode, staff_count, minutes)
     return Encounter.objects.create(person=person, unit=own, episode=_episode_for(person, own, contact_date),
                                     kind=EncounterKind.CONTACT, mode=mode, start_date=contact_date,
                                     staff_count=staff_count, minutes=minutes)
@@ -319,8 +411,7 @@ def record_contact(*, user: User, pid: str, unit: str | ServiceUnit, contact_dat
 def record_plan_status(*, user: User, pid: str, status: str, status_date: dt.date, unit: str | ServiceUnit,
                        channel: str = "web") -> IndividualPlan:
     person = _open(user, pid, action="create", resource="individual plan", channel=channel)
-    if status not in PlanStatus.values:
-        raise PathwayError(_("Unknown plan status %(value)r.") % {"value": status}, "status")
+    check_choice(status, PlanStatus, "status", _("plan status"))
     responsible = _own_unit(user, unit)
     _not_future(status_date, "date", _("date"))
     latest = IndividualPlan.objects.filter(person=person).order_by("-status_date", "-pk").first()
@@ -339,9 +430,8 @@ def assign_coordinator(*, user: User, pid: str, name: str, unit: str | ServiceUn
                        coordinator_user: User | None = None, channel: str = "web") -> Coordinator:
     """A new coordinator; the previous one (if any) ends the day before."""
     person = _open(user, pid, action="create", resource="coordinator", channel=channel)
+    check_coordinator_name(name)
     name = name.strip()
-    if not name:
-        raise PathwayError(_("Give the coordinator's name."), "name")
     own = _own_unit(user, unit)
     _not_future(start_date, "date", _("start date"))
     current = list(Coordinator.objects.select_for_update().filter(
@@ -378,10 +468,9 @@ def record_group_meeting(*, user: User, pid: str, held_on: dt.date, summary: str
     group = ResponsibilityGroup.objects.filter(person=person).order_by("established_on").first()
     if group is None:
         group = ResponsibilityGroup.objects.create(person=person, established_on=held_on, members=members or [])
-    elif held_on < group.established_on:
-        raise PathwayError(_("The group was established on %(day)s; a meeting cannot be earlier.")
-                           % {"day": group.established_on.isoformat()}, _("date"))
-    elif members:
+    else:
+        check_meeting(held_on, group.established_on)
+    if members and group.members != members:
         group.members = members
         group.save(update_fields=["members"])
     return ResponsibilityGroupMeeting.objects.create(group=group, held_on=held_on, summary=summary.strip())
@@ -391,11 +480,8 @@ def record_group_meeting(*, user: User, pid: str, held_on: dt.date, summary: str
 def record_next_of_kin_contact(*, user: User, pid: str, contact_date: dt.date, relation: str, note: str = "",
                                unit: str | ServiceUnit | None = None, channel: str = "web") -> NextOfKinContact:
     person = _open(user, pid, action="create", resource="next-of-kin contact", channel=channel)
-    if not person.consent_next_of_kin:
-        raise PathwayError(_("The person has not consented to next-of-kin involvement."), None)
+    check_next_of_kin(person.consent_next_of_kin, relation)
     _not_future(contact_date, "date", _("contact date"))
-    if not relation.strip():
-        raise PathwayError(_("Say who the next of kin is (for example mother, partner)."), "relation")
     own = _own_unit(user, unit) if unit else None
     return NextOfKinContact.objects.create(person=person, unit=own, contact_date=contact_date,
                                            relation=relation.strip()[:60], note=note.strip()[:300])
@@ -407,16 +493,12 @@ def record_evaluation(*, user: User, pid: str, evaluated_on: dt.date, episode_id
                       plan_update_needed: bool = False, channel: str = "web") -> EvaluationPoint:
     person = _open(user, pid, action="create", resource="evaluation point", channel=channel)
     _not_future(evaluated_on, "date", _("evaluation date"))
-    if benefit is not None and not 1 <= benefit <= 5:
-        raise PathwayError(_("Benefit is judged from 1 (none) to 5 (great)."), "benefit")
     episode = None
     if episode_id is not None:
         episode = EpisodeOfCare.objects.filter(pk=episode_id, person=person).first()
         if episode is None:
             raise PathwayError(_("No such episode of care for this person."), "episode")
-        if evaluated_on < episode.start_date:
-            raise PathwayError(_("The episode starts on %(day)s; an evaluation cannot be earlier.")
-                               % {"day": episode.start_date.isoformat()}, _("date"))
+    check_evaluation(evaluated_on, benefit, episode.start_date if episode is not None else None)
     return EvaluationPoint.objects.create(person=person, episode=episode, evaluated_on=evaluated_on, benefit=benefit,
                                           status_note=status_note.strip()[:300],
                                           further_needs=further_needs.strip()[:300],

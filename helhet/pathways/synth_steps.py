@@ -211,14 +211,15 @@ def evaluation_points(ctx: SynthContext) -> None:
             interval = 42 if episode.inpatient else 56
             last_day = min(today, episode.end_date or today, episode.start_date + 365 * DAY)
             diligent = rng.random() < 0.7
+            serial = len(made)
             day = episode.start_date + rng.randint(interval - 21, interval) * DAY
             while day <= last_day:
                 if diligent or rng.random() < 0.5:
                     made.append((person.id, episode.id, day, rng.choice((2, 3, 3, 4, 4, 5)), "", "",
-                                 rng.random() < 0.2))
+                                 rng.random() < 0.2, f"synth-{person.pid}-eval{len(made) - serial + 1}-{episode.id}"))
                 day += rng.randint(interval - 14, interval) * DAY
     _insert(ctx, EvaluationPoint, ("person", "episode", "evaluated_on", "benefit", "status_note", "further_needs",
-                                   "plan_update_needed"), made, "evaluation points")
+                                   "plan_update_needed", "identifier"), made, "evaluation points")
 
 
 @synth_step(order=136, name="plans and coordinators")
@@ -267,8 +268,9 @@ def plans_and_coordinators(ctx: SynthContext) -> None:
     _insert(ctx, Coordinator, ("person", "name", "unit", "user", "start_date", "end_date"), coordinators,
             "coordinators")
     saved = _bulk(ctx, ResponsibilityGroup, [group for group, _m in groups], "responsibility groups")
-    _insert(ctx, ResponsibilityGroupMeeting, ("group", "held_on", "summary"),
-            [(group.pk, day, "") for group, (_g, days) in zip(saved, groups, strict=True) for day in days],
+    _insert(ctx, ResponsibilityGroupMeeting, ("group", "held_on", "summary", "identifier"),
+            [(group.pk, day, "", f"{group.identifier}-meeting{n}") for group, (_g, days) in zip(saved, groups, strict=True)
+             for n, day in enumerate(days, start=1)],
             "responsibility group meetings")
 
 
@@ -288,7 +290,7 @@ def next_of_kin_contacts(ctx: SynthContext) -> None:
         relation = rng.choice(RELATIONS)
         day = first
         while day <= today:
-            made.append((person.id, unit_id, day, relation, ""))
+            made.append((person.id, unit_id, day, relation, "", f"synth-{person.pid}-nok{day.isoformat()}"))
             day += rng.randint(90, 400) * DAY
-    _insert(ctx, NextOfKinContact, ("person", "unit", "contact_date", "relation", "note"), made,
+    _insert(ctx, NextOfKinContact, ("person", "unit", "contact_date", "relation", "note", "identifier"), made,
             "next-of-kin contacts")

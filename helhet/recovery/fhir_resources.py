@@ -16,17 +16,22 @@ audited, with nothing written.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import translation
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.goal import Goal as FhirGoal
 from pydantic import ValidationError
 
 from helhet.accounts.access import audit_person_list, open_person, visible_persons
+from helhet.accounts.models import Role, User
 from helhet.fhir.errors import FhirError, Issue, invalid, not_found
 from helhet.fhir.registry import FhirContext, ResourceHandler, SearchResult, paginate, register
+from helhet.pathways.models import IndividualPlan
 from helhet.persons.fhir_resources import PSEUDONYM_SYSTEM
 from helhet.persons.models import Person
 from helhet.recovery import gas, services
@@ -372,3 +377,276 @@ class RecoveryCarePlanHandler(ResourceHandler):
         except PlanRefused as refusal:
             raise _refusal(refusal) from None
         return care_plan_resource(self._plans().get(pk=plan.pk)), []
+
+    def export_resources(self, persons: QuerySet[Person]) -> Iterator[dict[str, Any]]:
+        """Bulk export: each plan whole (see `exchange_care_plan`), with a stable identifier."""
+        import uuid
+
+        from django.db.models import CharField, Value
+        from django.db.models.functions import Cast, Concat
+
+        from helhet.pathways.fhir_resources import CarePlanHandler
+
+        CarePlanHandler().assign_identifiers(persons)  # partOf names the individual plan by its identifier
+        prefix = f"{uuid.uuid4().hex[:12]}-"  # unique to this export, so never colliding with another system's
+        RecoveryPlan.objects.filter(identifier="", person__in=persons).update(
+            identifier=Concat(Value(prefix), Cast("pk", output_field=CharField())))
+        for plan in _for_exchange(RecoveryPlan.objects.filter(person__in=persons)).order_by("pk").iterator(
+                chunk_size=500):
+            yield exchange_care_plan(plan)
+
+    def import_batch(self, ictx: Any, items: list[Any]) -> None:
+        with translation.override("en"):  # the goal rules' messages, in English as every FHIR diagnostic
+            import_recovery_plans(ictx, items)
+
+
+# ------------------------------------------------------------------------------------------ bulk exchange
+#
+# In a bulk exchange (`helhet export` / `helhet import`, transaction Bundles) the recovery plan travels whole,
+# as one CarePlan: its goals as contained Goals (the API's Goal, plus the proposal state), its reviews and their
+# GAS ratings as `gas-review` extensions, the individual plan it belongs to by identifier. Users (who wrote or
+# rated) and staff-only notes and comments stay behind: they mean nothing in another system, or must not leave.
+
+EXT_REVIEW = EXT + "gas-review"  # nested: date, self-rating, proposal, note, rating* (goal, score)
+EXT_PROPOSAL = EXT + "proposal"
+PLAN_IDENTIFIER_SYSTEM = "urn:helhet:recovery-plan"
+INDIVIDUAL_PLAN_IDENTIFIER_SYSTEM = "urn:helhet:individual-plan"
+
+
+def _for_exchange(plans: QuerySet[RecoveryPlan]) -> QuerySet[RecoveryPlan]:
+    ratings = GoalRating.objects.order_by("pk")
+    return _with_reviews(plans).select_related("individual_plan").prefetch_related(
+        Prefetch("goals", queryset=_latest_ratings(Goal.objects.order_by("pk")), to_attr="exchange_goals"),
+        Prefetch("reviews", queryset=GoalReview.objects.order_by("reviewed_on", "pk").prefetch_related(
+            Prefetch("ratings", queryset=ratings, to_attr="exchange_ratings")), to_attr="exchange_reviews"))
+
+
+def exchange_care_plan(plan: RecoveryPlan) -> dict[str, Any]:
+    """The recovery plan with its goals, reviews and ratings, as one CarePlan; `plan` from `_for_exchange`."""
+    resource = care_plan_resource(plan)
+    resource["identifier"] = [{"system": PLAN_IDENTIFIER_SYSTEM, "value": plan.identifier}]
+    local = {}
+    contained = []
+    for index, goal in enumerate(getattr(plan, "exchange_goals", []), start=1):
+        local[goal.pk] = f"goal{index}"
+        item = goal_resource(goal)
+        item["id"] = local[goal.pk]
+        if goal.proposal:
+            item["extension"].append({"url": EXT_PROPOSAL, "valueCode": goal.proposal})
+        contained.append(item)
+    if contained:
+        resource["contained"] = contained
+        resource["goal"] = [{"reference": f"#{item['id']}"} for item in contained]
+    reviews = []
+    for review in getattr(plan, "exchange_reviews", []):
+        parts: list[dict[str, Any]] = [{"url": "date", "valueDate": review.reviewed_on.isoformat()},
+                                       {"url": "self-rating", "valueBoolean": review.self_rating}]
+        if review.proposal:
+            parts.append({"url": "proposal", "valueCode": review.proposal})
+        if review.note:
+            parts.append({"url": "note", "valueString": review.note})
+        parts += [{"url": "rating", "extension": [{"url": "goal", "valueReference": {"reference": f"#{local[r.goal_id]}"}},
+                                                  {"url": "score", "valueInteger": r.rating}]}
+                  for r in getattr(review, "exchange_ratings", [])]
+        reviews.append({"url": EXT_REVIEW, "extension": parts})
+    if reviews:
+        resource["extension"] = [*resource.get("extension", []), *reviews]
+    if plan.individual_plan is not None:
+        resource["partOf"] = [{"reference": f"CarePlan/{plan.individual_plan_id}", "display": "Individual plan",
+                               "identifier": {"system": INDIVIDUAL_PLAN_IDENTIFIER_SYSTEM,
+                                              "value": plan.individual_plan.identifier}}]
+    return resource
+
+
+def _without_ids(value: Any) -> Any:
+    """A resource without this server's ids and the displays (in the language of the day), for comparing an
+    incoming plan with the stored one."""
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items()
+                if k not in ("id", "display") and not (k == "reference" and "identifier" in value)}
+    if isinstance(value, list):
+        return [_without_ids(v) for v in value]
+    return value
+
+
+@dataclass
+class _PlanRow:
+    item: Any  # bulk.ImportItem
+    pid: str
+    key: str
+    status: str
+    created_on: dt.date
+    individual_plan: str  # the individual plan's identifier, or ""
+    goals: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (local id, goal data)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _import_actor(user: User | None) -> User:
+    """Who the goal rules act as: the importing user, or for a system import an unsaved stand-in (refusals of a
+    system import are reported in its summary, never audited under a user's name)."""
+    return user if user is not None else User(username="system:import", role=Role.CLINICIAN)
+
+
+def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
+    from helhet.fhir.bulk import Rejected, first_identifier, invalid_resource, parse_date
+
+    resource = item.resource
+    if RECOVERY_PLAN_CATEGORY not in _codes([coding.get("code", "") for concept in resource.get("category") or []
+                                             for coding in concept.get("coding") or []]):
+        raise invalid_resource(f"CarePlan.category must carry {CAREPLAN_CATEGORY_SYSTEM}|{RECOVERY_PLAN_CATEGORY}")
+    key = first_identifier(resource)
+    if not key:
+        raise invalid_resource("a recovery plan needs an identifier, so that importing it again finds it")
+    status = resource.get("status")
+    if status not in PlanStatus.values:
+        raise Rejected(f"CarePlan.status {status!r} is not supported for a recovery plan; use one of "
+                       f"{', '.join(PlanStatus.values)}", code="value")
+    created = parse_date(resource.get("created") or (resource.get("period") or {}).get("start"), "CarePlan.created")
+    if created > ictx.today:
+        raise Rejected(f"CarePlan.created ({created.isoformat()}) is in the future", code="value")
+    part_of = resource.get("partOf") or []
+    identifier = (part_of[0].get("identifier") or {}).get("value") if part_of else ""
+    if part_of and not identifier:
+        raise invalid_resource("CarePlan.partOf must name the individual plan by its identifier")
+    row = _PlanRow(item=item, pid=ictx.patient_pid(resource.get("subject"), "CarePlan.subject"), key=key,
+                   status=str(status), created_on=created, individual_plan=str(identifier or ""))
+    for goal in resource.get("contained") or []:
+        if goal.get("resourceType") != "Goal":
+            raise invalid_resource("CarePlan.contained holds the plan's Goals only")
+        data = _goal_data(goal)
+        data["status"] = goal.get("lifecycleStatus") or ""
+        extra = {"by_person": bool(goal.get("expressedBy")),
+                 "proposal": _extension_value(goal.get("extension") or [], EXT_PROPOSAL, "valueCode") or "",
+                 "created": goal.get("startDate") or ""}
+        if extra["proposal"] not in Proposal.values:
+            raise Rejected(f"Goal proposal {extra['proposal']!r} is not supported", code="value")
+        row.goals.append((str(goal.get("id") or ""), {"data": data, **extra}))
+    goals = {local for local, _goal in row.goals}
+    for extension in resource.get("extension") or []:
+        if not isinstance(extension, dict) or extension.get("url") != EXT_REVIEW:
+            continue
+        nested = extension.get("extension") or []
+        day = parse_date(_extension_value(nested, "date", "valueDate"), "gas-review.date")
+        if day < created or day > ictx.today:
+            raise Rejected(f"gas-review.date {day.isoformat()} is before the plan was made or in the future",
+                           code="value")
+        ratings = []
+        for rating in nested:
+            if not isinstance(rating, dict) or rating.get("url") != "rating":
+                continue
+            parts = rating.get("extension") or []
+            goal_ref = str((_extension_value(parts, "goal", "valueReference") or {}).get("reference") or "")
+            if goal_ref.removeprefix("#") not in goals:
+                raise invalid_resource(f"gas-review rating: {goal_ref!r} is not a contained Goal of this plan")
+            try:
+                ratings.append((goal_ref.removeprefix("#"), gas.check_rating(
+                    _extension_value(parts, "score", "valueInteger"))))
+            except gas.GasError as exc:
+                raise Rejected(f"gas-review rating: {exc}", code="value") from None
+        proposal = _extension_value(nested, "proposal", "valueCode") or ""
+        if proposal not in Proposal.values:
+            raise Rejected(f"gas-review proposal {proposal!r} is not supported", code="value")
+        row.reviews.append({"day": day, "self_rating": bool(_extension_value(nested, "self-rating", "valueBoolean")),
+                            "proposal": proposal, "note": str(_extension_value(nested, "note", "valueString") or ""),
+                            "ratings": ratings})
+    return row
+
+
+def import_recovery_plans(ictx: Any, items: list[Any]) -> None:
+    """Import recovery plans whole (bulk exchange); a plan already stored under its identifier is left as it is."""
+    from helhet.fhir.bulk import Rejected, validate_r4b
+
+    rows: list[_PlanRow] = []
+    for item in items:
+        try:
+            if not item.validated:
+                validate_r4b(item.resource, CarePlan)
+            rows.append(_parse_exchange(ictx, item))
+        except Rejected as exc:
+            item.reject(exc)
+    persons = ictx.persons([(row.item, row.pid) for row in rows])
+    rows = [row for row in rows if not row.item.outcome]
+    stored = {plan.identifier: plan for plan in _for_exchange(RecoveryPlan.objects.filter(
+        identifier__in=[row.key for row in rows]))}
+    individual = {identifier: (pk, person_id) for pk, identifier, person_id in IndividualPlan.objects.filter(
+        identifier__in=[row.individual_plan for row in rows if row.individual_plan]).values_list(
+        "pk", "identifier", "person_id")}
+    actor = _import_actor(ictx.user)
+    seen: set[str] = set()
+    new: list[tuple[_PlanRow, int, int | None, list[tuple[str, dict[str, Any], dict[str, Any]]]]] = []
+    for row in rows:
+        person = persons[row.pid]
+        plan = stored.get(row.key)
+        if plan is not None or row.key in seen:
+            same = plan is not None and plan.person_id == person.pk and _without_ids(exchange_care_plan(plan)) == \
+                _without_ids(row.item.resource)
+            if same or (plan is None and row.key in seen):
+                row.item.done("skipped", f"CarePlan/{CAREPLAN_ID_PREFIX}{plan.pk}" if plan else "")
+            else:
+                row.item.reject(Rejected(f"recovery plan {row.key!r} is already stored with other content (or for "
+                                         "another person); an import does not change a stored recovery plan",
+                                         code="conflict", status=409))
+            continue
+        seen.add(row.key)
+        link = individual.get(row.individual_plan)
+        if row.individual_plan and (link is None or link[1] != person.pk):
+            row.item.reject(Rejected(f"CarePlan.partOf: individual plan {row.individual_plan!r} is not known for "
+                                     "this patient", code="not-found"))
+            continue
+        try:
+            goals = [(local, services.clean_goal(actor, person, goal["data"], action="create", channel=ictx.channel),
+                      goal) for local, goal in row.goals]
+        except PlanRefused as refusal:
+            row.item.reject(Rejected(f"Goal: {refusal.message}", code="business-rule"))
+            continue
+        new.append((row, person.pk, link[0] if link else None, goals))
+    _write_plans(new)
+    for row, _person_id, _link, _goals in new:
+        if row.item.full_url:
+            ictx.urns[row.item.full_url] = row.item.location
+        ictx.touched.add(row.pid)
+
+
+def _write_plans(new: list[tuple[_PlanRow, int, int | None, list[tuple[str, dict[str, Any], dict[str, Any]]]]]
+                 ) -> None:
+    """The new plans, their goals, reviews and ratings: one insert each for the whole batch."""
+    from helhet.fhir.bulk import insert_rows
+
+    if not new:
+        return
+    plan_ids = insert_rows(RecoveryPlan, [{"person_id": person_id, "created_on": row.created_on, "status": row.status,
+                                           "identifier": row.key, "individual_plan_id": link}
+                                          for row, person_id, link, _goals in new])
+    goal_rows: list[dict[str, Any]] = []
+    started: list[dt.datetime | None] = []
+    for plan_id, (_row, _person_id, _link, goals) in zip(plan_ids, new, strict=True):
+        for _local, cleaned, goal in goals:
+            # The goal's own start date, not the day of the import (noon UTC: the same date in Norway).
+            start = (dt.datetime.combine(dt.date.fromisoformat(goal["created"][:10]), dt.time(12), tzinfo=dt.UTC)
+                     if goal["created"] else None)
+            started.append(start)
+            goal_rows.append({"plan_id": plan_id, "proposal": goal["proposal"], "by_person": goal["by_person"],
+                              **cleaned, **({"created_at": start} if start else {})})
+    goal_ids = insert_rows(Goal, goal_rows)
+    if connection.vendor != "postgresql":  # bulk_create stamps auto_now_add fields with the time of the insert
+        for start in {start for start in started if start}:
+            Goal.objects.filter(pk__in=[pk for pk, s in zip(goal_ids, started, strict=True) if s == start]).update(
+                created_at=start)
+    goal_of: dict[tuple[int, str], int] = {}
+    position = 0
+    review_rows: list[dict[str, Any]] = []
+    review_ratings: list[list[tuple[int, int]]] = []
+    for index, (row, _person_id, _link, goals) in enumerate(new):
+        for local, _cleaned, _goal in goals:
+            goal_of[(index, local)] = goal_ids[position]
+            position += 1
+        for review in row.reviews:
+            review_rows.append({"plan_id": plan_ids[index], "reviewed_on": review["day"], "note": review["note"],
+                                "self_rating": review["self_rating"], "proposal": review["proposal"]})
+            review_ratings.append([(goal_of[(index, local)], score) for local, score in review["ratings"]])
+    review_ids = insert_rows(GoalReview, review_rows)
+    insert_rows(GoalRating, [{"review_id": review_id, "goal_id": goal_id, "rating": score}
+                             for review_id, ratings in zip(review_ids, review_ratings, strict=True)
+                             for goal_id, score in ratings])
+    for plan_id, (row, _person_id, _link, _goals) in zip(plan_ids, new, strict=True):
+        row.item.done("created", f"CarePlan/{CAREPLAN_ID_PREFIX}{plan_id}")

@@ -181,7 +181,9 @@ def recovery_plans(ctx: SynthContext) -> None:
             day += dt.timedelta(days=rng.randint(90, 180))
         if not draft["closed"] and rng.random() < SELF_RATING_SHARE:
             review_index = len(reviews)
-            reviews.append((plan_id, today - dt.timedelta(days=rng.randrange(30)), True, Proposal.PENDING))
+            # Never before the plan was made (a rule of the review form and of the import)
+            reviews.append((plan_id, max(draft["created_on"], today - dt.timedelta(days=rng.randrange(30))), True,
+                            Proposal.PENDING))
             ratings += [(review_index, i, max(-2, min(2, level[i] + rng.choice((0, 0, 1))))) for i in indexes]
         if not draft["closed"] and rng.random() < PROPOSAL_SHARE:
             area, text, _levels = GOALS[rng.randrange(len(GOALS))]

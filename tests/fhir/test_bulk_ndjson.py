@@ -59,7 +59,7 @@ def test_bad_lines_are_rejected_with_their_line_numbers_and_the_rest_is_imported
     out, err, failure = run_import(path, "--batch-size", "3")
     assert "created 4, updated 0, skipped 0, rejected 6" in out
     assert failure == "6 resource(s) rejected; the rest was imported"
-    for line, text in [(3, "not valid JSON"), (4, "unknown unit 'ward-zz'"), (5, "before the admission"),
+    for line, text in [(3, "not valid JSON"), (4, "Unknown unit 'ward-zz'"), (5, "before the admission"),
                        (7, "overlaps"), (8, "in the future"), (11, "cannot be imported")]:
         assert any(row.startswith(f"rejected line {line}: ") and text in row for row in err.splitlines()), (line, err)
     person = Person.objects.get(pid=PID)
@@ -115,7 +115,7 @@ def test_a_bundle_file_is_all_or_nothing(world, fhir, tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(bad, indent=2))
     out, err, failure = run_import(str(tmp_path / "bad.json"))
     assert failure == "the Bundle was rejected; nothing was written"
-    assert "entry 3 (Encounter): this admission overlaps" in err
+    assert "entry 3 (Encounter): This admission overlaps" in err
     assert not Encounter.objects.exists()
     (tmp_path / "good.json").write_text(json.dumps(good, indent=2))
     out, err, failure = run_import(str(tmp_path / "good.json"))

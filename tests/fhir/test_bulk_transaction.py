@@ -93,7 +93,7 @@ def test_bad_pathway_data_in_a_bundle_is_refused_with_nothing_written(world, fhi
     assert response.json()["resourceType"] == "OperationOutcome"
     message = response.json()["issue"][0]["diagnostics"]
     expected = {"discharge-before-admission": "before the admission", "overlap": "overlaps",
-                "future": "in the future", "unknown-unit": "unknown unit"}[case]
+                "future": "in the future", "unknown-unit": "Unknown unit"}[case]
     assert expected in message
     assert not Encounter.objects.exists()
 

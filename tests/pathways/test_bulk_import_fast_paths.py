@@ -99,8 +99,8 @@ def test_remembered_elements_accept_and_reject_exactly_what_plain_validation_doe
     bulk._ELEMENT_MEMO.clear()
     for _round in range(2):  # the second round meets every element again, remembered
         verdicts = validate_chunk(chunk)
-        assert [message for _ok, message in verdicts] == expected
-        assert [ok for ok, _message in verdicts] == [not message for message in expected]
+        assert [message for _ok, message, _prepared in verdicts] == expected
+        assert [ok for ok, _message, _prepared in verdicts] == [not message for message in expected]
     assert bulk._ELEMENT_MEMO  # something was remembered
     from fhir_core.types import FhirBase
 

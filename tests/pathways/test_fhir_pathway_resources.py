@@ -163,7 +163,7 @@ def test_creating_for_a_person_the_caller_may_not_see_is_refused(fhir_world):
 
 
 @pytest.mark.parametrize(("resource_type", "change", "status", "message"), [
-    ("ServiceRequest", {"performer": [unit("nowhere")]}, 422, "unknown unit 'nowhere'"),
+    ("ServiceRequest", {"performer": [unit("nowhere")]}, 422, "Unknown unit 'nowhere'"),
     ("Encounter", {"period": {"start": day(10), "end": day(20)}}, 422, "before the admission"),
     ("Encounter", {"period": {"start": day(-2)}, "status": "in-progress"}, 422, "in the future"),
     ("Encounter", {"serviceProvider": unit("dps-f")}, 422, "not an inpatient unit"),
@@ -171,7 +171,7 @@ def test_creating_for_a_person_the_caller_may_not_see_is_refused(fhir_world):
     ("EpisodeOfCare", {"status": "nonsense"}, 422, "'nonsense' is not supported"),
     ("EpisodeOfCare", {"period": {"start": "yesterday"}}, 400, "not a valid FHIR R4 EpisodeOfCare"),
     ("ServiceRequest", {"extension": [{"url": "urn:helhet:fhir:referral-status", "valueCode": "rejected"}]},
-     422, "needs a rejection-reason"),
+     422, "A rejection needs a reason"),
     ("CarePlan", {"category": [{"text": "something"}]}, 400, "individual-plan"),
     ("CareTeam", {"participant": []}, 400, "exactly one participant"),
 ])
@@ -195,7 +195,7 @@ def test_overlapping_admission_in_the_same_ward_is_refused(fhir_world):
                       "period": {"start": day(75)}, "status": "in-progress"}
     response = post(fhir_world, second)
     assert response.status_code == 422
-    assert "overlaps the admission to the same unit" in response.json()["issue"][0]["diagnostics"]
+    assert "overlaps the admission to ward-f" in response.json()["issue"][0]["diagnostics"]
     assert Encounter.objects.count() == 1
 
 

@@ -13,8 +13,10 @@ from helhet.fhir.bulk import export_resources, write_ndjson
 
 
 class Command(BaseCommand):
-    help = ("Export Patients and their EpisodeOfCare, ServiceRequest, Encounter, CarePlan, CareTeam and "
-            "QuestionnaireResponse resources as FHIR NDJSON, in the order `helhet import` needs.")
+    help = ("Export Patients and their EpisodeOfCare, ServiceRequest (with clinical decisions), CareTeam, Encounter "
+            "(also responsibility-group meetings, next-of-kin contacts, evaluation points), CarePlan (individual "
+            "and recovery plans) and QuestionnaireResponse resources as FHIR NDJSON, in the order `helhet import` "
+            "needs.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
