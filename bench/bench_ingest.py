@@ -50,7 +50,6 @@ os.environ.setdefault("DATABASE_URL", f"sqlite:///{os.environ['HELHET_DATA_DIR']
 os.environ["DJANGO_SETTINGS_MODULE"] = "helhet.settings"
 os.environ.setdefault("HELHET_PRODUCTION", "true")
 os.environ.setdefault("HELHET_SSL_REDIRECT", "false")  # TLS ends at the reverse proxy in production
-os.environ.setdefault("HELHET_PG_PREPARED", "true")  # as deploy/gunicorn.conf.py sets it for the production server
 os.environ.setdefault("HELHET_SECRET_KEY", "bench-" + base64.urlsafe_b64encode(os.urandom(30)).decode())
 os.environ.setdefault("HELHET_NIN_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
 os.environ.setdefault("HELHET_NIN_HASH_KEY", base64.urlsafe_b64encode(os.urandom(24)).decode())

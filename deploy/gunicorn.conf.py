@@ -6,17 +6,11 @@ and with threads (gthread) the ingest benchmark (`bench/bench_ingest.py`) ran no
 application is imported once before the workers fork (`preload_app`), which saves memory and
 start-up per worker; `helhet/wsgi.py` then freezes that imported heap out of the garbage collector's
 reach (`gc.freeze`), so no worker spends a full collection walking it again. A worker's PostgreSQL
-connection prepares the statements it repeats (HELHET_PG_PREPARED, below); restart the workers after
-`helhet migrate` (as for any code change).
+connection prepares the statements it repeats (HELHET_PG_PREPARED, on by default; see helhet/env.py);
+restart the workers after `helhet migrate` (as for any code change).
 """
 
 import multiprocessing
-import os
-
-# PostgreSQL statements bound and prepared on the server (helhet.env.database_from_url), unless the
-# environment says otherwise (HELHET_PG_PREPARED=false behind a transaction-pooling proxy). Read when the
-# application is imported, which preload_app does after this file.
-os.environ.setdefault("HELHET_PG_PREPARED", "true")
 
 wsgi_app = "helhet.wsgi:application"
 bind = "127.0.0.1:8000"  # behind a TLS-terminating reverse proxy

@@ -71,13 +71,13 @@ def database_from_url(url: str) -> dict[str, object]:
         }
     if parsed.scheme in {"postgres", "postgresql"}:
         options: dict[str, object] = {}
-        if env_bool("HELHET_PG_PREPARED", False):
+        if env_bool("HELHET_PG_PREPARED", True):
             # Server-side parameter binding, and psycopg prepares a statement on the server once a connection
             # has run it `prepare_threshold` times: the API's few hot statements are then neither quoted by
             # psycopg nor parsed and planned by PostgreSQL on every request (about half of PostgreSQL's CPU
-            # per API create). The production server turns it on (deploy/gunicorn.conf.py); not behind a
-            # transaction-pooling proxy (pgbouncer before 1.21), which cannot keep prepared statements.
-            # Off by default until the whole suite has run with it (the ingest areas' tests have).
+            # per API create). On by default, so the test suite's PostgreSQL run tests what production runs;
+            # HELHET_PG_PREPARED=false behind a transaction-pooling proxy (pgbouncer before 1.21), which
+            # cannot keep prepared statements.
             options = {"server_side_binding": True, "prepare_threshold": env_int("HELHET_PG_PREPARE_THRESHOLD", 2)}
         return {
             "ENGINE": "django.db.backends.postgresql",

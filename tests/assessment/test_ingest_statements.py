@@ -84,11 +84,9 @@ def test_one_query_form_makes_one_query_and_remembers_nothing(care, django_asser
         assert care_relationship(user, care.male, remember_units=False) is not None
 
 
-def test_postgresql_settings_bind_on_the_server_and_prepare_when_asked(monkeypatch):
+def test_postgresql_settings_bind_on_the_server_and_prepare_unless_told_not_to(monkeypatch):
     url = "postgres://u:p@db.example:5433/helhet"
-    monkeypatch.delenv("HELHET_PG_PREPARED", raising=False)
-    assert database_from_url(url)["OPTIONS"] == {}
-    monkeypatch.setenv("HELHET_PG_PREPARED", "true")  # as deploy/gunicorn.conf.py sets it
+    monkeypatch.delenv("HELHET_PG_PREPARED", raising=False)  # the default
     assert database_from_url(url)["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 2}
     monkeypatch.setenv("HELHET_PG_PREPARE_THRESHOLD", "5")
     assert database_from_url(url)["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 5}
