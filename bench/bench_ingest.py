@@ -6,8 +6,8 @@
    validated (fhir.resources R4B), access-checked, scored, stored with its Observations and
    audited. Prints creates/s, latency p50/p95/p99, and ratios to the issue target (300/s) and
    to the figure a HAPI FHIR JPA user reported for bundle ingest (about 200 resources/s).
-   The clients share the machine's cores with the server and PostgreSQL, so each keeps one
-   keep-alive connection and sends pre-serialised bodies; the run also prints the CPU time per
+   The clients share the machine's cores with the server and PostgreSQL, so each writes pre-built
+   requests straight to a socket (kept alive where the server allows); the run also prints the CPU time per
    create of the gunicorn workers, the PostgreSQL server (when local: its postmaster and
    backends, read from /proc) and the clients — figures that other load on the machine does
    not inflate the way it inflates wall-clock throughput. When other databases on the same
@@ -36,6 +36,7 @@ import multiprocessing
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -76,38 +77,73 @@ def _response(instrument: Any, pid: str, rng: random.Random, identifier: str) ->
 
 def _client(index: int, port: int, token: str, bodies: list[bytes], start_at: float, stop_at: float,
             queue: Any) -> None:
-    """One client: pre-serialised bodies over one keep-alive connection (reopened when the server closes it),
-    so that the client's own CPU, on the same 2 cores as the server, stays small. Reports its CPU time.
+    """One client: pre-built requests written straight to a socket, kept alive while the server allows it, so
+    that the client's own CPU, on the same 2 cores as the server, stays small. Reports its CPU time.
 
     Until ``start_at`` it warms the server up (each worker's first requests build caches) unmeasured."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    head = (f"POST /fhir/QuestionnaireResponse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}"
+            "\r\nContent-Type: application/fhir+json\r\nContent-Length: ").encode()
+    requests = [head + str(len(body)).encode() + b"\r\n\r\n" + body for body in bodies]
+    sock: socket.socket | None = None
     n = 0
     cpu_began = time.process_time()
     while time.time() < stop_at:
         if not latencies and not statuses and time.time() >= start_at:
             cpu_began = time.process_time()  # warm-up over: measure from here
         measured = time.time() >= start_at
-        body = bodies[n % len(bodies)]
+        request = requests[n % len(requests)]
         n += 1
         began = time.perf_counter()
         try:
-            connection.request("POST", "/fhir/QuestionnaireResponse", body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            status = response.status
-            if response.will_close:
-                connection.close()  # the next request reconnects (sync workers close every connection)
-        except (OSError, http.client.HTTPException):
+            if sock is None:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(request)
+            status, keep_alive = _read_response(sock)
+            if not keep_alive:
+                sock.close()
+                sock = None  # the next request reconnects (sync workers close every connection)
+        except (OSError, ValueError):
             status = 0
-            connection.close()
+            if sock is not None:
+                sock.close()
+            sock = None
         if measured:
             latencies.append((time.perf_counter() - began) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
-    connection.close()
+    if sock is not None:
+        sock.close()
     queue.put((latencies, statuses, time.process_time() - cpu_began))
+
+
+def _read_response(sock: socket.socket) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response (Content-Length framed, or up to the close): its status, and whether the
+    connection stays open."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ValueError("connection closed before the response's headers")
+        data += chunk
+    header, _, body = data.partition(b"\r\n\r\n")
+    lines = header.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    fields = dict(line.split(b":", 1) for line in lines[1:])
+    fields = {name.strip().lower(): value.strip().lower() for name, value in fields.items()}
+    keep_alive = fields.get(b"connection") != b"close"
+    if b"content-length" in fields:
+        remaining = int(fields[b"content-length"]) - len(body)
+        while remaining > 0:
+            chunk = sock.recv(max(remaining, 65536))
+            if not chunk:
+                raise ValueError("connection closed inside the response's body")
+            remaining -= len(chunk)
+    else:  # framed by the close
+        keep_alive = False
+        while sock.recv(65536):
+            pass
+    return status, keep_alive
 
 
 def _cpu_seconds(pids: list[int]) -> dict[int, float]:

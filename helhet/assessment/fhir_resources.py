@@ -28,10 +28,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse, QuestionnaireResponseItem
 from pydantic import ValidationError
 
-from helhet.accounts.access import audit_person_list, open_person, visible_persons
+from helhet.accounts.access import audit_person_list, authorize_write, open_person, visible_persons
 from helhet.assessment.fhir_mapping import (
     CATEGORY_SYSTEM,
     SCORE_SYSTEM,
@@ -58,12 +58,12 @@ from helhet.assessment.services import (
     result_of,
     score_questionnaire_response,
 )
+from helhet.fhir import validation as fhir_validation
 from helhet.fhir.errors import FhirError, Issue, invalid, not_found
 from helhet.fhir.registry import (
     FhirContext,
     ResourceHandler,
     SearchResult,
-    fetch_instance,
     paginate,
     register,
 )
@@ -193,7 +193,7 @@ class QuestionnaireHandler(ResourceHandler):
 
 def validate_r4(resource: dict[str, Any]) -> None:
     try:
-        QuestionnaireResponse.model_validate(resource)
+        fhir_validation.model_validate(QuestionnaireResponse, resource, {"item": QuestionnaireResponseItem})
     except ValidationError as exc:
         issues = []
         for error in exc.errors()[:10]:
@@ -367,10 +367,10 @@ class QuestionnaireResponseHandler(ResourceHandler):
             warnings.append(Issue("information", "informational",
                                   f"items without a counterpart in {scored.instrument.id} were stored but not "
                                   f"scored: {', '.join(extracted.ignored_link_ids)}"))
-        person = fetch_instance(Person, "WHERE t.pid = %s", [pid])  # plain SQL: on every create
-        if person is None:  # refused (and audited) exactly like a person without a care relationship
-            open_person(ctx.user, pid, action="create", resource="QuestionnaireResponse", channel=ctx.channel)
-            raise not_found("Patient", pid)  # not reached: open_person refuses an unknown pid
+        # The person and the care relationship in one query; an unknown pid is refused (and audited) exactly
+        # like a person without a care relationship.
+        person, relationship, event = authorize_write(ctx.user, pid, resource="QuestionnaireResponse",
+                                                      channel=ctx.channel)
         questionnaire = resource.get("questionnaire")
         try:
             administration = record_administration(
@@ -378,6 +378,7 @@ class QuestionnaireResponseHandler(ResourceHandler):
                 administered_on=administered_on, mode=Mode.FHIR, source_identifier=source_identifier(resource),
                 questionnaire_url=questionnaire.split("|", 1)[0] if isinstance(questionnaire, str) else "",
                 channel=ctx.channel, declared_total=extracted.declared_total, source_resource=resource,
+                authorization=(relationship, event),
             )
         except DuplicateSubmission as exc:
             existing = f" as QuestionnaireResponse/{exc.existing.fhir_id}" if exc.existing is not None else ""

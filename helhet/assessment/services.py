@@ -13,7 +13,9 @@ carries everything (bands, cut-off readings, flags) without a second storage for
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -225,6 +227,63 @@ def insert_objects(objects: Sequence[Model]) -> None:
         obj._state.adding, obj._state.db = False, db.alias
 
 
+def insert_with_children(parent: Model, children: Sequence[Model], link: str) -> None:
+    """``insert_objects([parent])``, then ``insert_objects(children)`` with each child's foreign key ``link``
+    pointing at the parent: on PostgreSQL in one statement, the parent's INSERT a data-modifying CTE that
+    gives the children's INSERT its key (one round trip fewer on every API create)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not children:
+        insert_objects([parent])
+        for child in children:
+            setattr(child, link, parent)
+        insert_objects(children)
+        return
+    sql, parent_fields, child_fields = _insert_with_children_sql(type(parent), type(children[0]), link, len(children))
+    params = [_fast_jsonb(f.get_db_prep_save(f.pre_save(parent, True), db)) for f in parent_fields]
+    for position, child in enumerate(children):
+        params += [position, *(_fast_jsonb(f.get_db_prep_save(f.pre_save(child, True), db)) for f in child_fields)]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        keys = cursor.fetchall()
+    parent.pk = keys[0][1]
+    parent._state.adding, parent._state.db = False, db.alias
+    for child, (key, _parent_key) in zip(children, keys, strict=True):  # in insertion order, as insert_objects
+        setattr(child, link, parent)
+        child.pk = key
+        child._state.adding, child._state.db = False, db.alias
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_with_children_sql(parent_model: type[Model], child_model: type[Model], link: str, count: int
+                              ) -> tuple[str, list[Any], list[Any]]:
+    """PostgreSQL's statement for ``insert_with_children``, and the fields whose values it takes, in order."""
+    db = connections[DEFAULT_DB_ALIAS]
+    quote = db.ops.quote_name
+    parent_meta, child_meta = parent_model._meta, child_model._meta
+    parent_fields = [f for f in parent_meta.concrete_fields if not f.primary_key]
+    link_field = next(f for f in child_meta.concrete_fields if f.name == link)
+    child_fields = [f for f in child_meta.concrete_fields if not f.primary_key and f is not link_field]
+    # The children's values are typed where they stand (a VALUES list outside an INSERT has no column types),
+    # without a length or precision: an explicit cast to varchar(80) would cut a longer value short silently,
+    # where the INSERT refuses it.
+    typed_row = "(%s, " + ", ".join(f"%s::{_type_without_modifier(f, db)}" for f in child_fields) + ")"
+    names = ", ".join(f"c{i}" for i in range(len(child_fields)))
+    parent_pk, child_pk = quote(parent_meta.pk.column), quote(child_meta.pk.column)
+    sql = (f"WITH parent AS (INSERT INTO {quote(parent_meta.db_table)} "
+           f"({', '.join(quote(f.column) for f in parent_fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(parent_fields))}) RETURNING {parent_pk}) "
+           f"INSERT INTO {quote(child_meta.db_table)} ({quote(link_field.column)}, "
+           f"{', '.join(quote(f.column) for f in child_fields)}) "
+           f"SELECT parent.{parent_pk}, {names} FROM parent, (VALUES {', '.join([typed_row] * count)}) "
+           f"AS rows (position, {names}) ORDER BY position RETURNING {child_pk}, {quote(link_field.column)}")
+    return sql, parent_fields, child_fields
+
+
+def _type_without_modifier(model_field: Any, db: Any) -> str:
+    """The field's column type for a cast, without a modifier: varchar for varchar(80), numeric for numeric(9, 2)."""
+    return re.sub(r"\(.*\)$", "", model_field.cast_db_type(db))
+
+
 def _fast_jsonb(param: Any) -> Any:
     """A JSONField value bound for PostgreSQL (``Jsonb`` with the json module's dumps) written by orjson
     instead (``helhet.fhir.fastjson``): the stored jsonb is the same value, for a tenth of the time the
@@ -276,13 +335,15 @@ def record_administration(
     channel: str = "web",
     declared_total: float | None = None,
     source_resource: dict[str, Any] | None = None,
+    authorization: tuple[CareRelationship, AuditEvent] | None = None,
 ) -> Administration:
     """Score and store one administration with its observations, authorized and audited; all or nothing.
 
     The write is authorized (``authorize_person(action="create")``, the check ``open_person`` makes)
-    before anything is written, and its audit entry is appended last in the same transaction
-    (``user=None``: a system event), so a rollback takes it back and the audit chain's lock is
-    held only from that append to the commit. ``unit`` defaults to the unit of the care
+    before anything is written, unless the caller has done so already (``authorization``: what
+    ``access.authorize_write`` returned for this user and person). Its audit entry is appended last
+    in the same transaction (``user=None``: a system event), so a rollback takes it back and the
+    audit chain's lock is held only from that append to the commit. ``unit`` defaults to the unit of the care
     relationship. Raises ScoringError for answers the instrument does not have (nothing
     touched), AccessDenied without a care relationship, DuplicateSubmission for a source
     identifier already stored for the person. The returned administration has its observation
@@ -296,8 +357,13 @@ def record_administration(
     with _write_edge(person, [source_identifier] if source_identifier else []), transaction.atomic():
         # Authorized before anything is written; the audit entry is appended last, in the same transaction,
         # so the audit chain's lock is held only from that append to the commit.
-        relationship, event = _authorize_write_deferred(user=user, person=person, resource="QuestionnaireResponse",
-                                                        channel=channel, detail=detail)
+        if authorization is None:
+            relationship, event = _authorize_write_deferred(user=user, person=person,
+                                                            resource="QuestionnaireResponse", channel=channel,
+                                                            detail=detail)
+        else:
+            relationship, event = authorization
+            event.detail = detail
         administration = Administration(
             person=person, instrument_id=instrument.id, instrument_version=instrument.version,
             administered_on=administered_on, answers=dict(result.answers), mode=mode,
@@ -305,9 +371,8 @@ def record_administration(
             source_identifier=source_identifier, questionnaire_url=questionnaire_url or instrument.url,
             declared_total=declared_total, source_resource=source_resource,
         )
-        insert_objects([administration])
         rows = observation_rows(administration, instrument, result)
-        insert_objects(rows)
+        insert_with_children(administration, rows, "administration")
         record([event], savepoint=False, head_with_insert=True)
     # As prefetch_related would leave it: observations.all() then makes no query. The filter is deferred the
     # way Django's related managers defer theirs: built only if the queryset is ever chained or evaluated

@@ -8,13 +8,10 @@ checks through `helhet.accounts.access`) and returns FHIR JSON as dicts.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 
 from helhet.accounts.models import User
 from helhet.fhir.errors import FhirError
@@ -149,40 +146,6 @@ def register(cls: type[ResourceHandler]) -> type[ResourceHandler]:
                   {"resource_type": cls.resource_type, "search_params": params, "handlers": handlers})
     HANDLERS[cls.resource_type] = shared()
     return cls
-
-
-M = TypeVar("M", bound=Model)
-
-
-@functools.cache
-def _row_loader(model: type[Model], vendor: str) -> tuple[str, list[str], list[tuple[Any, list[Callable[..., Any]]]]]:
-    """The select list, attribute names and value converters of a model's concrete fields (as the ORM uses them)."""
-    fields = model._meta.concrete_fields
-    select = ", ".join(f"t.{connection.ops.quote_name(f.column)}" for f in fields)
-    converters = []
-    for f in fields:
-        column = f.get_col(model._meta.db_table)
-        converters.append((column, [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]))
-    return select, [f.attname for f in fields], converters
-
-
-def fetch_instance(model: type[M], tail: str, params: Sequence[Any]) -> M | None:
-    """The first ``model`` row of ``SELECT <its columns> FROM <its table> t <tail>``, as the ORM would load it.
-
-    For the per-request look-ups on the API's hot paths (the caller's token, a resource's subject), where the
-    ORM's query compilation costs more than the query: ``tail`` is plain SQL (joins, WHERE on alias ``t``).
-    """
-    select, names, converters = _row_loader(model, connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {select} FROM {connection.ops.quote_name(model._meta.db_table)} t {tail}", params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for index, (column, chain) in enumerate(converters):
-        for converter in chain:
-            values[index] = converter(values[index], column, connection)
-    return model.from_db(connection.alias, names, values)
 
 
 def paginate(queryset: QuerySet[Any], *, offset: int, count: int) -> tuple[list[Any], int]:

@@ -17,7 +17,8 @@ from helhet.accounts.models import User
 from helhet.fhir import fastjson
 from helhet.fhir.errors import FhirError, Issue, invalid, operation_outcome
 from helhet.fhir.models import ApiClient, hash_token
-from helhet.fhir.registry import BUNDLE_PROCESSOR, HANDLERS, FhirContext, ResourceHandler, fetch_instance
+from helhet.fhir.registry import BUNDLE_PROCESSOR, HANDLERS, FhirContext, ResourceHandler
+from helhet.rows import fetch_instance
 
 logger = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"

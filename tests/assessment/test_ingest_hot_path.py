@@ -1,6 +1,6 @@
 """The API create path's plain-SQL pieces load and store exactly what the ORM would (both databases).
 
-``insert_objects`` (administration and observation rows), ``fetch_instance`` (the token's user, the
+``insert_objects`` and ``insert_with_children`` (administration and observation rows), ``fetch_instance`` (the token's user, the
 subject), the care-relationship query compiled once a day, and the audit entry appended last.
 """
 
@@ -16,13 +16,18 @@ from helhet.accounts.models import StaffMembership, User
 from helhet.assessment.library import get_instrument
 from helhet.assessment.models import Administration, Mode, ScoreObservation
 from helhet.assessment.scoring import score_response
-from helhet.assessment.services import insert_objects, observation_rows, record_administration
+from helhet.assessment.services import (
+    insert_objects,
+    insert_with_children,
+    observation_rows,
+    record_administration,
+)
 from helhet.audit.models import AuditEntry
 from helhet.audit.services import verify_chain
 from helhet.fhir.models import ApiClient
-from helhet.fhir.registry import fetch_instance
 from helhet.pathways.models import EpisodeOfCare
 from helhet.persons.models import Person
+from helhet.rows import fetch_instance
 
 from .conftest import answers_from_scores, phq9_response
 
@@ -75,6 +80,39 @@ def test_insert_objects_stores_what_the_orm_stores(care):
 
     assert comparable(sql_obs) == comparable(orm_obs)
     assert [ScoreObservation.objects.get(pk=o.pk).part for o in sql_obs] == [o.part for o in sql_obs]
+
+    # The administration with its observations in one go (one statement on PostgreSQL): the same rows.
+    together = administration("a|3")
+    together_obs = observation_rows(together, phq9, result)
+    insert_with_children(together, together_obs, "administration")
+    assert together.pk and not together._state.adding and together.pk not in (by_orm.pk, by_sql.pk)
+    together_row = _stored(Administration, together)
+    together_row.pop("id"), together_row.pop("created_at"), together_row.pop("source_identifier")
+    assert together_row == orm_row
+    assert comparable(together_obs) == comparable(orm_obs)
+    assert [o.administration_id for o in together_obs] == [together.pk] * len(orm_obs)
+    assert [ScoreObservation.objects.get(pk=o.pk).part for o in together_obs] == [o.part for o in together_obs]
+    assert list(together.observations.order_by("pk").values_list("pk", flat=True)) == [o.pk for o in together_obs]
+
+
+def test_insert_with_children_refuses_a_value_too_long_and_writes_nothing(care):
+    """PostgreSQL (SQLite enforces no lengths): the one-statement form casts its values, and a cast must not cut."""
+    from django.db import DataError, IntegrityError, connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not enforce a column's length")
+
+    phq9 = get_instrument("phq-9")
+    result = score_response(phq9, answers_from_scores(phq9, [1, 2, 3, 0, 1, 2, 3, 0, 1]), sex="female")
+    parent = Administration(person=care.person, instrument_id="phq-9", instrument_version=phq9.version,
+                            administered_on=DAY, answers=dict(result.answers), mode=Mode.FHIR,
+                            questionnaire_url=phq9.url)
+    children = observation_rows(parent, phq9, result)
+    children[-1].part = "x" * 81  # the column holds 80
+    before = (Administration.objects.count(), ScoreObservation.objects.count())
+    with pytest.raises((DataError, IntegrityError)), transaction.atomic():
+        insert_with_children(parent, children, "administration")
+    assert (Administration.objects.count(), ScoreObservation.objects.count()) == before
 
 
 def test_fetch_instance_loads_what_the_orm_loads(care):

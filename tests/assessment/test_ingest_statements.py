@@ -1,7 +1,8 @@
 """The API create path in fewer, prepared statements, deciding and storing exactly what it did before.
 
 - the write's care-relationship check reads the user's units in the same query as the episode
-  (``care_relationship(remember_units=False)``) and answers as the two-query form does;
+  (``care_relationship(remember_units=False)``) and answers as the two-query form does; the API create
+  reads the person in that query too (``authorize_write``), deciding and auditing as ``authorize_person``;
 - PostgreSQL with server-side binding and prepared statements (``helhet.env.database_from_url``, as the
   production server runs it) serves the create path, the raw cursors of the hot path and the COPY batch path;
 - the response is written by orjson, with the json module as the fallback for what orjson refuses.
@@ -15,7 +16,13 @@ import json
 import pytest
 from django.db import connection
 
-from helhet.accounts.access import care_relationship, user_unit_ids
+from helhet.accounts.access import (
+    AccessDenied,
+    authorize_person,
+    authorize_write,
+    care_relationship,
+    user_unit_ids,
+)
 from helhet.accounts.models import Role, StaffMembership, User
 from helhet.assessment.library import get_instrument
 from helhet.assessment.models import Administration, Mode, ScoreObservation
@@ -72,6 +79,50 @@ def test_one_query_form_decides_as_the_two_query_form(care, builders):
     assert care_relationship(analyst, care.person, remember_units=False) is None
 
 
+def _write_decision(authorize, user_pk, pid):
+    """What an authorization decides for a fresh user: the person, relationship and event, or the refusal."""
+    try:
+        person, relationship, event = authorize(User.objects.get(pk=user_pk), pid)
+    except AccessDenied as denial:
+        assert denial.event is not None
+        return ("denied", denial.message, denial.event)
+    return ("allowed", {f.attname: getattr(person, f.attname) for f in person._meta.concrete_fields},
+            relationship, event)
+
+
+@pytest.mark.django_db
+def test_person_and_relationship_in_one_query_decide_as_authorize_person(care, builders):
+    def one(user, pid):
+        return authorize_write(user, pid, resource="QuestionnaireResponse", channel="fhir", detail={"n": 1})
+
+    def two(user, pid):
+        return authorize_person(user, pid, action="create", resource="QuestionnaireResponse", channel="fhir",
+                                detail={"n": 1}, remember_units=False)
+
+    own = builders.make_user(Role.SERVICE_USER, person=care.male)
+    analyst = builders.make_user(Role.ANALYST, units=[care.unit])
+    cases = [(care.clinician.pk, care.person.pid), (care.clinician.pk, care.male.pid),
+             (care.clinician.pk, care.stranger.pid), (care.clinician.pk, "P-NOSUCH"),
+             (own.pk, care.male.pid), (own.pk, care.person.pid), (analyst.pk, care.person.pid)]
+    decisions = []
+    for user_pk, pid in cases:
+        decision = _write_decision(one, user_pk, pid)
+        assert decision == _write_decision(two, user_pk, pid)
+        decisions.append(decision[0])
+    assert decisions == ["allowed", "allowed", "denied", "denied", "allowed", "denied", "denied"]
+    assert _write_decision(one, care.clinician.pk, "P-NOSUCH")[2].purpose == "no such person"
+    assert _write_decision(one, care.clinician.pk, care.stranger.pid)[2].purpose == "no care relationship"
+
+
+@pytest.mark.django_db
+def test_person_and_relationship_are_one_query(care, django_assert_num_queries):
+    user = User.objects.get(pk=care.clinician.pk)
+    with django_assert_num_queries(1):
+        person, relationship, _event = authorize_write(user, care.person.pid, resource="x", channel="fhir")
+    assert person == care.person and relationship.unit_id == care.unit.pk
+    assert person.municipality_id == care.person.municipality_id
+
+
 @pytest.mark.django_db
 def test_one_query_form_makes_one_query_and_remembers_nothing(care, django_assert_num_queries):
     user = User.objects.get(pk=care.clinician.pk)
@@ -124,7 +175,7 @@ def test_creates_and_copy_batches_run_on_prepared_statements(prepared_connection
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("audit_auditchainhead" in s and "FOR UPDATE" in s for s in prepared)
-    assert any(s.startswith("INSERT INTO \"assessment_administration\"") for s in prepared)
+    assert any(s.startswith("WITH parent AS (INSERT INTO \"assessment_administration\"") for s in prepared)
     assert any("pathways_episodeofcare" in s and "accounts_staffmembership" in s for s in prepared)
     assert Administration.objects.filter(person=care.person).count() == 4
     assert Administration.objects.filter(person=care.male).count() == 100
