@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pgcpu import backend_cpu_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HELHET_DATA_DIR", tempfile.mkdtemp(prefix="helhet-bench-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helhet.settings")
@@ -49,24 +51,8 @@ def prepare(persons: int) -> None:
 
 
 def cpu_seconds() -> tuple[float, tuple[float, float] | None]:
-    """CPU seconds so far of this process and, for a local PostgreSQL server, of this connection's
-    backend and of the server's reaped children (parallel workers, but other sessions' exited
-    backends too: run on a server of its own for exact figures); None if the server is not local."""
-    from django.db import connection
-
-    mine = time.process_time()
-    if connection.vendor != "postgresql":
-        return mine, None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        backend = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        postmaster = Path(f"/proc/{backend[1]}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return mine, None
-    tick = os.sysconf("SC_CLK_TCK")
-    return mine, ((int(backend[11]) + int(backend[12])) / tick, (int(postmaster[13]) + int(postmaster[14])) / tick)
+    """CPU seconds so far of this process and, for a local PostgreSQL server, of its backend (``pgcpu``)."""
+    return time.process_time(), backend_cpu_seconds()
 
 
 class Measured:

@@ -211,6 +211,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--reuse-source", action="store_true",
                         help="keep the source database of an earlier run (skips migrate and synth there)")
+    parser.add_argument("--source-file", help="import this NDJSON export (of the source database, e.g. written by "
+                                              "--keep-export) instead of exporting again: the same file for runs "
+                                              "compared side by side")
+    parser.add_argument("--keep-export", help="copy the export to this path")
     parser.add_argument("--data-dir", help="HELHET_DATA_DIR of the source database (its keys); default: one per "
                                            "server in the temporary directory, kept between runs")
     args = parser.parse_args()
@@ -235,13 +239,23 @@ def main() -> None:
             seconds, _rss, out = helhet(src, data_dir, "synth", "--persons", str(args.persons), "--seed", "1",
                                         "--replace")
             print(f"synth {args.persons} persons: {seconds:.0f} s ({out.splitlines()[-1] if out else ''})")
-        export = os.path.join(work, "population.ndjson")
-        seconds, rss, out = helhet(src, data_dir, "export", export)
-        size = os.path.getsize(export)
-        with open(export, "rb") as handle:
-            lines = sum(1 for _ in handle)
-        print(f"export: {lines:,} resources, {size / 2**20:.0f} MiB in {seconds:.1f} s "
-              f"({lines / seconds:,.0f} resources/s, peak {rss} MiB): {out}")
+        if args.source_file:
+            export = args.source_file
+            with open(export, "rb") as handle:
+                lines = sum(1 for _ in handle)
+            print(f"source file {export}: {lines:,} resources")
+        else:
+            export = os.path.join(work, "population.ndjson")
+            seconds, rss, out = helhet(src, data_dir, "export", export)
+            size = os.path.getsize(export)
+            with open(export, "rb") as handle:
+                lines = sum(1 for _ in handle)
+            print(f"export: {lines:,} resources, {size / 2**20:.0f} MiB in {seconds:.1f} s "
+                  f"({lines / seconds:,.0f} resources/s, peak {rss} MiB): {out}")
+            if args.keep_export:
+                import shutil
+
+                shutil.copyfile(export, args.keep_export)
         tenth = os.path.join(work, "tenth.ndjson")
         tenth_lines = persons_subset(export, tenth, 10)
         units = os.path.join(work, "units.json")

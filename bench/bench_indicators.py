@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pgcpu import backend_cpu_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 # PostgreSQL column types -> DuckDB column types (jsonb, json and text columns are not exported:
 # no rule reads them, and they hold the free text and answers).
@@ -123,25 +125,6 @@ def summary(result: Any) -> tuple[Any, ...]:
     return result.numerator, result.denominator, quartiles, breakdowns
 
 
-def backend_cpu_seconds() -> float | None:
-    """CPU seconds used so far by this connection's PostgreSQL backend plus the server's exited child
-    processes (the parallel workers a statement started are children of the postmaster, reaped when
-    they finish); a local server only, None otherwise. Other sessions' finished processes would count
-    too: run the benchmark on a server of its own."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        backend = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        postmaster = Path(f"/proc/{backend[1]}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    ticks = int(backend[11]) + int(backend[12]) + int(postmaster[13]) + int(postmaster[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", required=True, help="PostgreSQL URL of the benchmark database")
@@ -186,7 +169,7 @@ def main() -> None:
         backend_after, process_after = backend_cpu_seconds(), time.process_time()
         pg_times.append(seconds)
         if backend_before is not None and backend_after is not None:
-            cpu_times.append((process_after - process_before, backend_after - backend_before))
+            cpu_times.append((process_after - process_before, sum(backend_after) - sum(backend_before)))
     available = [r for r in results if r.available]
     strata = sum(len(rows) for r in available for rows in r.strata.values())
     print(f"PostgreSQL: {min(pg_times):.2f} s best of {args.repeat} ({', '.join(f'{t:.2f}' for t in pg_times)}); "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,11 +96,17 @@ def record(events: Iterable[AuditEvent], *, savepoint: bool = True, head_with_in
     (an audited write appending its entry last, just before it commits). ``head_with_insert``
     saves one more on PostgreSQL: the append is then two statements, the head read under its
     lock and the entries' INSERT together with the head's UPDATE (the same rows either way). It
-    is opt-in for the API's write path so far; the pages' locked query counts assume three.
+    is opt-in so far, taken by ``record_administration`` (the API create, the fill-in and
+    self-report pages); the other pages' locked query counts assume three.
     """
     events = list(events)
     if not events:
         return []
+    held = _deferred.get()
+    if held is not None:
+        held.extend(events)
+        return [AuditEntry(actor=e.actor, action=e.action, resource=e.resource, person_pid=e.person_pid)
+                for e in events]
     with transaction.atomic(savepoint=savepoint):
         seq, prev = _lock_head()
         now = timezone.now()
@@ -119,6 +127,27 @@ def record(events: Iterable[AuditEvent], *, savepoint: bool = True, head_with_in
 
 def record_one(event: AuditEvent) -> AuditEntry:
     return record([event])[0]
+
+
+_deferred: ContextVar[list[AuditEvent] | None] = ContextVar("audit_deferred", default=None)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold the events recorded in the block and append them when it ends well (none when it raises).
+
+    For long work inside one transaction, such as an export: appending takes the chain head's lock until the
+    transaction ends, and every audited access waits for it. Entered as the innermost part of the
+    transaction, the entries are appended as its last step and the lock is held only for the commit. The
+    entries returned inside the block are not stored yet (no seq).
+    """
+    held: list[AuditEvent] = []
+    token = _deferred.set(held)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    record(held)
 
 
 @dataclass

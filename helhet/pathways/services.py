@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from helhet.accounts.access import open_person, require_role, user_unit_ids
 from helhet.accounts.models import STAFF_ROLES, User
@@ -43,9 +45,16 @@ from helhet.pathways.models import (
 )
 from helhet.persons.models import Person
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 # Pakkeforløp: at most two clinical decisions per pathway (Helsedirektoratet, 2019).
 MAX_DECISIONS_PER_PATHWAY = 2
 INPATIENT_KINDS = (UnitKind.WARD,)
+# What the rules below name in a refusal, translated only when a refusal is made (the bulk import checks thousands
+# of records that pass).
+CONTACT_MODE, CLINICAL_DECISION = gettext_lazy("contact mode"), gettext_lazy("clinical decision")
+DECISION_DATE, DISCHARGE_DATE = gettext_lazy("decision date"), gettext_lazy("discharge date")
 
 
 class PathwayError(ValueError):
@@ -90,7 +99,8 @@ def _open(user: User, pid: str, *, action: str, resource: str, channel: str) -> 
 # the bulk import can check thousands of records without a query per record.
 
 
-def check_not_future(day: dt.date | None, field: str | None, what: str, *, today: dt.date | None = None) -> None:
+def check_not_future(day: dt.date | None, field: str | None, what: str | StrPromise, *,
+                     today: dt.date | None = None) -> None:
     if day is not None and day > (today or _today()):
         raise PathwayError(_("The %(what)s (%(day)s) is in the future.") % {"what": what, "day": day.isoformat()}, field)
 
@@ -116,7 +126,7 @@ def _choice_values(choices: type[models.Choices]) -> frozenset[str]:
     return frozenset(choices.values)
 
 
-def check_choice(value: str, choices: type[models.Choices], field: str | None, what: str) -> None:
+def check_choice(value: str, choices: type[models.Choices], field: str | None, what: str | StrPromise) -> None:
     if value not in _choice_values(choices):
         raise PathwayError(_("Unknown %(what)s %(value)r.") % {"what": what, "value": value}, field)
 
@@ -128,7 +138,7 @@ def check_inpatient(unit: ServiceUnit) -> None:
 
 
 def check_discharge(admitted_on: dt.date, discharged_on: dt.date, *, today: dt.date | None = None) -> None:
-    check_not_future(discharged_on, "date", _("discharge date"), today=today)
+    check_not_future(discharged_on, "date", DISCHARGE_DATE, today=today)
     check_in_order(admitted_on, discharged_on, "date", _("The discharge (%(end)s) cannot be before the admission "
                                                          "(%(start)s).") % {"end": discharged_on.isoformat(),
                                                                              "start": admitted_on.isoformat()})
@@ -146,7 +156,7 @@ def check_no_overlap(stays: Iterable[tuple[dt.date, dt.date | None]], start: dt.
 
 
 def check_contact(mode: str, staff_count: int, minutes: int | None) -> None:
-    check_choice(mode, ContactMode, "mode", _("contact mode"))
+    check_choice(mode, ContactMode, "mode", CONTACT_MODE)
     if not 1 <= staff_count <= 20:
         raise PathwayError(_("Staff present must be between 1 and 20."), "staff_count")
     if minutes is not None and not 1 <= minutes <= 24 * 60:
@@ -184,8 +194,8 @@ def check_decisions(*, status: str, pathway_type: str, assessed_date: dt.date | 
     if status != ReferralStatus.ACCEPTED or not pathway_type:
         raise PathwayError(_("Clinical decisions belong to an accepted referral with a pakkeforløp type."), None)
     for decided_on, decision in decisions:
-        check_choice(decision, ClinicalDecision, "decision", _("clinical decision"))
-        check_not_future(decided_on, "date", _("decision date"), today=today)
+        check_choice(decision, ClinicalDecision, "decision", CLINICAL_DECISION)
+        check_not_future(decided_on, "date", DECISION_DATE, today=today)
         if assessed_date and decided_on < assessed_date:
             raise PathwayError(_("A clinical decision cannot precede the start of the pathway (%(day)s).")
                                % {"day": assessed_date.isoformat()}, "date")

@@ -16,12 +16,13 @@ audited, with nothing written.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Choices, Prefetch, Q, QuerySet
 from django.utils import translation
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.goal import Goal as FhirGoal
@@ -487,6 +488,12 @@ def _import_actor(user: User | None) -> User:
     return user if user is not None else User(username="system:import", role=Role.CLINICIAN)
 
 
+@functools.cache
+def _codes_of(choices: type[Choices]) -> tuple[str, ...]:
+    """The codes of a choices class, in order (`Choices.values` builds a new list, with the labels, each time)."""
+    return tuple(choices.values)
+
+
 def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
     from helhet.fhir.bulk import Rejected, first_identifier, invalid_resource, parse_date
 
@@ -498,9 +505,9 @@ def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
     if not key:
         raise invalid_resource("a recovery plan needs an identifier, so that importing it again finds it")
     status = resource.get("status")
-    if status not in PlanStatus.values:
+    if status not in _codes_of(PlanStatus):
         raise Rejected(f"CarePlan.status {status!r} is not supported for a recovery plan; use one of "
-                       f"{', '.join(PlanStatus.values)}", code="value")
+                       f"{', '.join(_codes_of(PlanStatus))}", code="value")
     created = parse_date(resource.get("created") or (resource.get("period") or {}).get("start"), "CarePlan.created")
     if created > ictx.today:
         raise Rejected(f"CarePlan.created ({created.isoformat()}) is in the future", code="value")
@@ -518,7 +525,7 @@ def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
         extra = {"by_person": bool(goal.get("expressedBy")),
                  "proposal": _extension_value(goal.get("extension") or [], EXT_PROPOSAL, "valueCode") or "",
                  "created": goal.get("startDate") or ""}
-        if extra["proposal"] not in Proposal.values:
+        if extra["proposal"] not in _codes_of(Proposal):
             raise Rejected(f"Goal proposal {extra['proposal']!r} is not supported", code="value")
         row.goals.append((str(goal.get("id") or ""), {"data": data, **extra}))
     goals = {local for local, _goal in row.goals}
@@ -544,7 +551,7 @@ def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
             except gas.GasError as exc:
                 raise Rejected(f"gas-review rating: {exc}", code="value") from None
         proposal = _extension_value(nested, "proposal", "valueCode") or ""
-        if proposal not in Proposal.values:
+        if proposal not in _codes_of(Proposal):
             raise Rejected(f"gas-review proposal {proposal!r} is not supported", code="value")
         row.reviews.append({"day": day, "self_rating": bool(_extension_value(nested, "self-rating", "valueBoolean")),
                             "proposal": proposal, "note": str(_extension_value(nested, "note", "valueString") or ""),
@@ -553,7 +560,8 @@ def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
 
 
 def import_recovery_plans(ictx: Any, items: list[Any]) -> None:
-    """Import recovery plans whole (bulk exchange); a plan already stored under its identifier is left as it is."""
+    """Import recovery plans whole (bulk exchange). A plan already stored under its identifier is not changed: the
+    same plan again is skipped, other content refused (409); so is one identifier twice with different content."""
     from helhet.fhir.bulk import Rejected, validate_r4b
 
     rows: list[_PlanRow] = []
@@ -572,22 +580,30 @@ def import_recovery_plans(ictx: Any, items: list[Any]) -> None:
         identifier__in=[row.individual_plan for row in rows if row.individual_plan]).values_list(
         "pk", "identifier", "person_id")}
     actor = _import_actor(ictx.user)
-    seen: set[str] = set()
+    seen: dict[str, _PlanRow] = {}  # the first of the batch's plans with each identifier
+    repeated: list[tuple[_PlanRow, _PlanRow]] = []  # the same plan again: (again, first), as the first fares
     new: list[tuple[_PlanRow, int, int | None, list[tuple[str, dict[str, Any], dict[str, Any]]]]] = []
     for row in rows:
         person = persons[row.pid]
         plan = stored.get(row.key)
-        if plan is not None or row.key in seen:
-            same = plan is not None and plan.person_id == person.pk and _without_ids(exchange_care_plan(plan)) == \
-                _without_ids(row.item.resource)
-            if same or (plan is None and row.key in seen):
-                row.item.done("skipped", f"CarePlan/{CAREPLAN_ID_PREFIX}{plan.pk}" if plan else "")
+        first = seen.get(row.key)
+        if first is not None:
+            if first.pid == row.pid and _without_ids(first.item.resource) == _without_ids(row.item.resource):
+                repeated.append((row, first))
+            else:
+                row.item.reject(Rejected(f"recovery plan {row.key!r} appears twice with different content",
+                                         code="conflict", status=409))
+            continue
+        if plan is not None:
+            if plan.person_id == person.pk and _without_ids(exchange_care_plan(plan)) == \
+                    _without_ids(row.item.resource):
+                row.item.done("skipped", f"CarePlan/{CAREPLAN_ID_PREFIX}{plan.pk}")
             else:
                 row.item.reject(Rejected(f"recovery plan {row.key!r} is already stored with other content (or for "
                                          "another person); an import does not change a stored recovery plan",
                                          code="conflict", status=409))
             continue
-        seen.add(row.key)
+        seen[row.key] = row
         link = individual.get(row.individual_plan)
         if row.individual_plan and (link is None or link[1] != person.pk):
             row.item.reject(Rejected(f"CarePlan.partOf: individual plan {row.individual_plan!r} is not known for "
@@ -601,7 +617,14 @@ def import_recovery_plans(ictx: Any, items: list[Any]) -> None:
             continue
         new.append((row, person.pk, link[0] if link else None, goals))
     _write_plans(new)
-    for row, _person_id, _link, _goals in new:
+    for again, first in repeated:
+        if first.item.outcome == "rejected":
+            again.item.reject(Rejected(first.item.message, code=first.item.code, status=first.item.status))
+        else:
+            again.item.done("skipped", first.item.location)
+    for row in [*(row for row, _person_id, _link, _goals in new), *(again for again, _first in repeated)]:
+        if row.item.outcome == "rejected":
+            continue
         if row.item.full_url:
             ictx.urns[row.item.full_url] = row.item.location
         ictx.touched.add(row.pid)

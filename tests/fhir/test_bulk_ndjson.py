@@ -187,3 +187,64 @@ def test_a_malformed_first_line_is_still_read_as_ndjson(world, fhir, tmp_path):
     out, err, failure = run_import(path)
     assert "created 1, updated 0, skipped 0, rejected 1" in out
     assert "rejected line 1: not valid JSON" in err and failure
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_absurdly_deep_nesting_is_a_rejected_line_not_a_crash(world, fhir, tmp_path, first):
+    deep = '{"resourceType": "Patient", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    good = fhir.contact(world.person.pid, "dps-a", ident="c", start=1)
+    path = write_lines(tmp_path / "deep.ndjson", [deep, good] if first else [good, deep])
+    out, err, failure = run_import(path)
+    assert "created 1, updated 0, skipped 0, rejected 1" in out
+    assert f"rejected line {1 if first else 2}: not valid JSON: nested too deeply" in err and failure
+
+
+def test_an_absurdly_deep_bundle_file_is_refused_with_a_message(world, tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"resourceType": "Bundle", "entry": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    out, err, failure = run_import(str(path))
+    assert failure and "nested too deeply" in failure
+
+
+def test_an_export_appends_its_audit_entries_when_the_file_is_written(world, fhir, builders, tmp_path, monkeypatch):
+    """The chain's head is not locked while an export runs: its entries are appended at the end."""
+    from helhet.fhir.management.commands import export as export_command
+
+    record_a_pathway(world, builders)
+    real = export_command.export_resources
+    during: list[int] = []
+
+    def watched(user, **kwargs):
+        for resource in real(user, **kwargs):
+            if resource["resourceType"] != "Patient":  # the Patients are out: audited, but not appended yet
+                during.append(AuditEntry.objects.count())
+            yield resource
+
+    monkeypatch.setattr(export_command, "export_resources", watched)
+    before = AuditEntry.objects.count()
+    call_command("export", str(tmp_path / "out.ndjson"), "--as", "kari", stdout=StringIO(), stderr=StringIO())
+    assert during and set(during) == {before}
+    entry = AuditEntry.objects.filter(resource="FHIR export").latest("seq")
+    assert entry.seq > before and world.person.pid in entry.detail["persons"]
+
+
+def test_a_failed_export_leaves_no_file_and_no_audit_entry(world, fhir, builders, tmp_path, monkeypatch):
+    """An export that fails halfway removes what it had written (national identity numbers included)."""
+    from helhet.fhir.management.commands import export as export_command
+
+    record_a_pathway(world, builders)
+    real = export_command.export_resources
+
+    def failing(user, **kwargs):
+        for resource in real(user, **kwargs):
+            if resource["resourceType"] != "Patient":  # the Patients are written (and audited) by now
+                raise RuntimeError("disk gone")
+            yield resource
+
+    monkeypatch.setattr(export_command, "export_resources", failing)
+    target = tmp_path / "out.ndjson"
+    exports_before = AuditEntry.objects.filter(resource="FHIR export").count()
+    with pytest.raises(RuntimeError, match="disk gone"):
+        call_command("export", str(target), stdout=StringIO(), stderr=StringIO())
+    assert list(tmp_path.iterdir()) == []
+    assert AuditEntry.objects.filter(resource="FHIR export").count() == exports_before

@@ -115,6 +115,17 @@ def test_created_values_are_stored(fhir_world):
     assert Coordinator.objects.get(person=fhir_world.person).name == "Kari Koordinator"
 
 
+def test_a_create_ignores_the_id_the_client_sent(fhir_world):
+    sent = resources(fhir_world, fhir_world.person.pid)["EpisodeOfCare"]
+    del sent["identifier"]
+    first = post(fhir_world, {**sent, "id": "client-chosen"})
+    second = post(fhir_world, {**sent, "id": "client-chosen"})
+    assert first.status_code == second.status_code == 201, second.content
+    assert first.json()["id"] != second.json()["id"]
+    assert "client-chosen" not in (first.json()["id"], second.json()["id"])
+    assert EpisodeOfCare.objects.filter(person=fhir_world.person).count() == 3  # the fixture's and two new ones
+
+
 def test_search_by_patient_status_and_date(fhir_world):
     for resource in resources(fhir_world, fhir_world.person.pid).values():
         assert post(fhir_world, resource).status_code == 201

@@ -5,16 +5,20 @@ access; and the pathway rules, one copy shared by the forms and the FHIR handler
 from __future__ import annotations
 
 import datetime as dt
+import json
+from io import StringIO
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 from fhir.resources.R4B.encounter import Encounter as EncounterModel
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from helhet.accounts.models import Role
 from helhet.audit.models import AuditEntry
+from helhet.fhir.bulk import export_resources
 from helhet.fhir.models import ApiClient
 from helhet.organisations.models import UnitKind
 from helhet.pathways import services
@@ -290,3 +294,30 @@ def test_a_transaction_bundle_carries_a_group_with_its_meeting_all_or_nothing(w)
     assert response.status_code == 200, response.content
     assert [e["response"]["status"] for e in response.json()["entry"]] == ["201 Created", "201 Created"]
     assert ResponsibilityGroupMeeting.objects.get().group.identifier == "grp-b"
+
+
+def test_an_import_brings_past_next_of_kin_contacts_whatever_the_consent_is_today(w, tmp_path):
+    """The API refuses a new contact without consent; a bulk import of another system's history does not."""
+    path = tmp_path / "history.ndjson"
+    path.write_text(json.dumps(next_of_kin(w.no_consent.pid, ident="n-past")) + "\n"
+                    + json.dumps(next_of_kin(w.no_consent.pid, relation=" ", ident="n-blank")) + "\n")
+    out = StringIO()
+    with pytest.raises(CommandError, match="rejected"):  # the line without a relation is still refused
+        call_command("import", str(path), "--no-progress", stdout=out, stderr=out)
+    assert "created 1, updated 0, skipped 0, rejected 1" in out.getvalue()
+    assert NextOfKinContact.objects.get(person=w.no_consent).identifier == "n-past"
+    assert post(w, next_of_kin(w.no_consent.pid, ident="n-new")).status_code == 422
+
+
+def test_a_patient_without_the_consent_extensions_leaves_the_stored_consents(w, tmp_path):
+    patient = next(r for r in export_resources(None) if r["resourceType"] == "Patient"
+                   and any(i["value"] == w.person.pid for i in r["identifier"]))
+    patient["extension"] = [e for e in patient.get("extension", []) if "consent" not in e["url"]]
+    patient["name"][0]["family"] = "Nyttnavnsen"
+    path = tmp_path / "patient.ndjson"
+    path.write_text(json.dumps(patient) + "\n")
+    out = StringIO()
+    call_command("import", str(path), "--no-progress", stdout=out, stderr=out)
+    assert "updated 1" in out.getvalue(), out.getvalue()
+    w.person.refresh_from_db()
+    assert (w.person.family_name, w.person.consent_next_of_kin) == ("Nyttnavnsen", True)

@@ -136,6 +136,41 @@ def test_a_stored_plan_is_not_changed_by_an_import(world, tmp_path):
     assert state() == before
 
 
+def test_one_plan_twice_in_a_file_is_taken_once_and_a_different_second_copy_is_refused(world, tmp_path):
+    make_plan(world)
+    path = plan_lines(tmp_path)
+    line = path.read_text()
+    before = state()
+    RecoveryPlan.objects.all().delete()
+    out, failure = run_import(_written(tmp_path / "twice.ndjson", line + line))
+    assert failure is None and "created 1, updated 0, skipped 1, rejected 0" in out, out
+    assert state() == before
+    RecoveryPlan.objects.all().delete()
+    different = json.loads(line)
+    rating(different).update(valueInteger=2)
+    out, failure = run_import(_written(tmp_path / "different.ndjson", line + json.dumps(different) + "\n"))
+    assert failure and "created 1, updated 0, skipped 0, rejected 1" in out, out
+    assert "line 2" in out and "appears twice with different content" in out
+    assert state() == before  # the first copy, as it was
+
+
+def test_a_copy_of_a_refused_plan_is_refused_too(world, tmp_path):
+    make_plan(world)
+    path = plan_lines(tmp_path)
+    RecoveryPlan.objects.all().delete()
+    bad = json.loads(path.read_text())
+    bad["partOf"][0]["identifier"]["value"] = "ip-unknown"
+    line = json.dumps(bad) + "\n"
+    out, failure = run_import(_written(tmp_path / "bad-twice.ndjson", line + line))
+    assert failure and "rejected 2" in out and out.count("is not known for this patient") == 2, out
+    assert not RecoveryPlan.objects.exists()
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 def test_as_a_user_only_persons_in_care_and_through_the_api_in_a_transaction(world, builders, tmp_path):
     make_plan(world)
     path = plan_lines(tmp_path)

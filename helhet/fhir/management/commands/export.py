@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from helhet.accounts.models import User
+from helhet.audit import services as audit
 from helhet.fhir.bulk import export_resources, write_ndjson
 
 
@@ -32,8 +34,17 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"no active user named {options['as_user']!r}")
         partial = f"{path}.partial"
-        with transaction.atomic(), open(partial, "w", encoding="utf-8") as handle:
-            counts = write_ndjson(export_resources(user, warn=self.stderr.write), handle)
+        try:
+            # The audit entries are appended once the file is written, as the transaction's last step: the
+            # chain's lock is not held while the export runs (every audited access would wait for it).
+            with transaction.atomic(), audit.deferred(), open(partial, "w", encoding="utf-8") as handle:
+                counts = write_ndjson(export_resources(user, warn=self.stderr.write), handle)
+        except BaseException:
+            # Nothing of a failed export stays on disk: it holds national identity numbers, and it has no
+            # audit entry (none was appended, or it went with the rollback).
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+            raise
         os.replace(partial, path)
         summary = ", ".join(f"{kind} {n}" for kind, n in counts.items()) or "nothing"
         self.stdout.write(f"{path}: {sum(counts.values())} resources ({summary})")
