@@ -242,6 +242,12 @@ def parse_indicator(data: Any, *, source: str = "<indicator>") -> IndicatorDefin
         else:
             raise fail(f"parameters.{name}", "must be a number, string, true/false or a list of strings")
 
+    if "breakdown" in checked and (not isinstance(checked["breakdown"], str) or unit != Unit.PROPORTION):
+        raise fail("parameters.breakdown", "must name a breakdown of the rule (a string), on a proportion")
+    if "quartiles" in checked and (not isinstance(checked["quartiles"], bool)
+                                   or unit not in (Unit.MEDIAN_DAYS, Unit.MEDIAN_SCORE)):
+        raise fail("parameters.quartiles", "must be true or false, on a median")
+
     notes = data.get("notes", "")
     if not isinstance(notes, str):
         raise fail("notes", "must be a string")

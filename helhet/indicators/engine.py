@@ -38,8 +38,9 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
     cell. Quartiles come only with a shown figure; a breakdown is a one-way table with the
     published numerator as its total, hidden whole when the numerator is (``publish_breakdown``). Linked across levels: what the indicator's national pattern for the period
     (``linked_patterns``: country > region > trust > unit, country > centrality >
-    municipality) hides is hidden in every table and on every dashboard that shows it, so
-    a unit hidden on its own page cannot be found from its trust's total. With ``cached``
+    municipality; and the cubes of those by sex, age band, immigrant background and 5a's reasons)
+    hides is hidden in every table and on every dashboard that shows it, so a unit hidden on its
+    own page cannot be found from its trust's total, nor a unit's women from its trust's. With ``cached``
     the pattern comes from stored national results of the same ``max_age`` (computed again
     when they disagree with the scope's); without, it is computed with the results.
     Team-counting indicators (fidelity) are not about persons and are not suppressed.
@@ -82,9 +83,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -112,8 +114,11 @@ from helhet.indicators.rules.base import RULES, Breakdown, Dialect, Shared, Sql,
 from helhet.indicators.rules.pathways import latest_units_sql
 from helhet.indicators.suppression import (
     DEFAULT_THRESHOLD,
+    AuditTooLarge,
     Cell,
     Hierarchy,
+    LinkedCells,
+    LinkedRelation,
     PublishedCell,
     PublishedRow,
     Relation,
@@ -121,8 +126,11 @@ from helhet.indicators.suppression import (
     SuppressionReason,
     Table,
     suppress_hierarchy,
+    suppress_linked,
     suppress_small_cells,
 )
+
+logger = logging.getLogger(__name__)
 
 SCOPE_LEVELS = ("national", "region", "trust", "municipality", "unit")
 MEDIAN_UNITS = (Unit.MEDIAN_DAYS, Unit.MEDIAN_SCORE)
@@ -135,6 +143,16 @@ SNAPSHOT_MAX_AGE = dt.timedelta(hours=getattr(settings, "HELHET_INDICATOR_MAX_AG
 SCOPE_STRATIFIER = {"region": "region", "trust": "trust", "municipality": "municipality", "unit": "team"}
 ANALYTIC_WORK_MEM = "64MB"  # PostgreSQL work_mem while computing indicators (see analytic_session)
 GROUPING_SETS_VENDORS = ("postgresql", "duckdb")  # aggregate all stratifications in one pass
+# Internal stratifications for the linked suppression of cubes (see "Suppression linked across
+# levels"): the counts by trust x team x category, stratum key "trust|team|category". Never published
+# (``publish_result`` leaves them out); "cube:breakdown" counts the numerator by the breakdown's category.
+CUBE_STRATIFIERS = ("sex", "age", "immigrant")
+CUBE_BREAKDOWN = "cube:breakdown"
+CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN)
+ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
+# The exact audit of a cube (suppression.suppress_linked) grows with the cube of its largest component
+# of hidden cells; beyond this many the cube is not linked (logged). See "Suppression linked across levels".
+CUBE_AUDIT_LIMIT = 400
 # Indicators whose rules share a population are computed together (one statement per population);
 # False computes each alone (the reference the equivalence test compares with).
 SHARE_POPULATIONS = True
@@ -324,13 +342,14 @@ def parse_period(period: Period | str) -> Period:
         raise IndicatorError(str(exc)) from None
 
 
-def parse_stratifiers(by: str | Iterable[str] | None) -> tuple[str, ...]:
+def parse_stratifiers(by: str | Iterable[str] | None, *, internal: bool = False) -> tuple[str, ...]:
+    """The stratifiers asked for; ``internal`` also accepts the cube stratifications (CUBES)."""
     if by is None:
         return ()
     names = [by] if isinstance(by, str) else list(by)
     if names == ["all"]:
         return STRATIFIERS
-    wrong = [name for name in names if name not in STRATIFIERS]
+    wrong = [name for name in names if name not in STRATIFIERS and not (internal and name in CUBES)]
     if wrong:
         raise IndicatorError(
             f"unknown stratifier {', '.join(map(repr, wrong))}; valid: {', '.join(STRATIFIERS)}", STRATIFIERS
@@ -461,6 +480,45 @@ def _with_strata(items: Sql, columns: str, attributed: bool, period: Period, sco
     return Sql(text, tuple(params))
 
 
+def supports(definition: IndicatorDefinition, name: str) -> bool:
+    """Whether the definition can be stratified by ``name`` (a stratifier or one of CUBES)."""
+    if name == CUBE_BREAKDOWN:
+        return breakdown_of(definition) is not None and {"trust", "team"} <= set(definition.stratifiers)
+    if name in CUBES:
+        return {"trust", "team", name.removeprefix("cube:")} <= set(definition.stratifiers)
+    return name in definition.stratifiers
+
+
+def _grouping(name: str) -> tuple[tuple[str, ...], str]:
+    """The columns a stratification groups by, and its stratum expression."""
+    if name not in CUBES:
+        return (name,), name
+    category = "category" if name == CUBE_BREAKDOWN else name.removeprefix("cube:")
+    return ("trust", "team", category), f"trust || '|' || team || '|' || {category}"
+
+
+def _grouping_sets(groups: Sequence[tuple[str, str]]) -> tuple[str, str, str]:
+    """For GROUPING SETS over ``groups`` (name in the rows, column or cube name): the stratifier and
+    stratum expressions and the sets. Cube sets are told apart first (they group by trust and team
+    too, which a plain set by trust or team also does)."""
+    which: list[str] = []
+    stratum: list[str] = []
+    plain: list[str] = []
+    sets: list[str] = []
+    for name, column in sorted(groups, key=lambda group: group[1] not in CUBES):
+        columns, expression = _grouping(column)
+        condition = " AND ".join(f"GROUPING({c}) = 0" for c in columns)
+        which.append(f"WHEN {condition} THEN '{name}'")
+        if column in CUBES:
+            stratum.append(f"WHEN {condition} THEN {expression}")
+        else:
+            plain.append(column)
+        sets.append(f"({', '.join(columns)})")
+    rest = f"COALESCE({', '.join(plain)}, '')" if plain else "''"
+    stratum_sql = f"CASE {' '.join(stratum)} ELSE {rest} END" if stratum else rest
+    return f"CASE {' '.join(which)} ELSE '' END", stratum_sql, f"GROUPING SETS ((), {', '.join(sets)})"
+
+
 def shared_aggregate_sql(definitions: Sequence[IndicatorDefinition], period: Period, scope: Scope,
                          by: Sequence[str], dialect: Dialect) -> Sql:
     """One statement for indicators sharing a population (see rules.base.Shared): rows (stratifier,
@@ -490,13 +548,15 @@ def shared_aggregate_sql(definitions: Sequence[IndicatorDefinition], period: Per
                                     else f"NULL AS events_{k}, AVG({dialect.real(f'val_{k}')}) AS stat_{k}")
         for k, d in enumerate(definitions))
     if by and dialect.vendor in GROUPING_SETS_VENDORS:
-        which = " ".join(f"WHEN GROUPING({name}) = 0 THEN '{name}'" for name in by)
-        text = (f"SELECT CASE {which} ELSE '' END AS stratifier, COALESCE({', '.join(by)}, '') AS stratum, "
-                f"{aggregates} FROM ({body.text}) items "
-                f"GROUP BY GROUPING SETS ((), {', '.join(f'({name})' for name in by)})")
+        which, stratum, sets = _grouping_sets([(name, name) for name in by])
+        text = (f"SELECT {which} AS stratifier, {stratum} AS stratum, "
+                f"{aggregates} FROM ({body.text}) items GROUP BY {sets}")
         return Sql(text, body.params)
-    selects = [f"SELECT '{name}' AS stratifier, {name or chr(39) * 2} AS stratum, {aggregates} FROM items"
-               + (f" GROUP BY {name}" if name else "") for name in ("", *by)]
+    selects = [f"SELECT '' AS stratifier, '' AS stratum, {aggregates} FROM items"]
+    for name in by:
+        grouped, expression = _grouping(name)
+        selects.append(f"SELECT '{name}' AS stratifier, {expression} AS stratum, {aggregates} FROM items "
+                       f"GROUP BY {', '.join(grouped)}")
     return Sql(f"WITH items AS MATERIALIZED ({body.text}) " + " UNION ALL ".join(selects), body.params)
 
 
@@ -522,7 +582,7 @@ def aggregate_sql(definition: IndicatorDefinition, period: Period, scope: Scope,
         # One pass over the items for the total and every stratification (GROUPING SETS; SQLite lacks
         # them and gets the UNION ALL below, which gives the same rows). Strata are never NULL; the
         # category is NULL outside the numerator, a group whose row (stratum '') the results skip.
-        which = " ".join(f"WHEN GROUPING({column}) = 0 THEN '{name}'" for name, column in groups)
+        which, stratum, sets = _grouping_sets(groups)
         events = "SUM(num)" if definition.is_proportion else "NULL"
         stat = "NULL" if definition.is_proportion else f"AVG({value})"
         quartiles = "NULL AS q1, NULL AS q3"
@@ -538,13 +598,22 @@ def aggregate_sql(definition: IndicatorDefinition, period: Period, scope: Scope,
             # UNION ALL path below does from row numbers.
             quartiles = (f"PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY {value}) AS q1, "
                          f"PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY {value}) AS q3")
-        columns = ", ".join(column for _name, column in groups)
-        text = (f"SELECT CASE {which} ELSE '' END AS stratifier, COALESCE({columns}, '') AS stratum, "
+        text = (f"SELECT {which} AS stratifier, {stratum} AS stratum, "
                 f"COUNT(*) AS n, {events} AS events, {stat} AS stat, {quartiles} FROM ({body.text}) items "
-                f"GROUP BY GROUPING SETS ((), {', '.join(f'({column})' for _name, column in groups)})")
+                f"GROUP BY {sets}")
         return Sql(text, body.params)
     parts: list[str] = []
     for name in ("", *by):
+        if name in CUBES:
+            # Counts only (the pattern needs no statistic; _result drops the GROUPING SETS' one).
+            columns, expression = _grouping(name)
+            where = " WHERE category IS NOT NULL" if name == CUBE_BREAKDOWN else ""
+            parts.append(f"""
+                SELECT '{name}' AS stratifier, {expression} AS stratum, COUNT(*) AS n,
+                    {'SUM(num)' if definition.is_proportion else 'NULL'} AS events, NULL AS stat, NULL AS q1,
+                    NULL AS q3
+                FROM items{where} GROUP BY {', '.join(columns)}""")
+            continue
         stratum = name or "''"
         group = f" GROUP BY {name}" if name else ""
         if median:
@@ -555,7 +624,7 @@ def aggregate_sql(definition: IndicatorDefinition, period: Period, scope: Scope,
                 else "NULL AS q1, NULL AS q3"
             parts.append(f"""
                 SELECT '{name}' AS stratifier, {stratum} AS stratum, COUNT(*) AS n, NULL AS events,
-                    AVG(CASE WHEN rn IN ((c + 1) / 2, (c + 2) / 2) THEN {value} END) AS stat, {quartiles}
+                    {_median_from_ranks(value)} AS stat, {quartiles}
                 FROM (SELECT {name + ', ' if name else ''}val,
                         ROW_NUMBER() OVER ({window} ORDER BY val) AS rn, COUNT(*) OVER ({window}) AS c
                       FROM items) ranked{group}""")
@@ -576,6 +645,15 @@ def aggregate_sql(definition: IndicatorDefinition, period: Period, scope: Scope,
                 FROM items WHERE category IS NOT NULL GROUP BY category""")
     text = f"WITH items AS MATERIALIZED ({body.text}) " + " UNION ALL ".join(parts)
     return Sql(text, body.params)
+
+
+def _median_from_ranks(value: str) -> str:
+    """The median of a group from its row numbers ``rn`` (1..c, ordered by value) and size ``c``: the mean
+    of the lower and the upper middle value (the same one for an odd count). Exact integer division, so
+    that DuckDB's "/" (a true division) picks the same rows as PostgreSQL's and SQLite's."""
+    lower = "((c + 1 - (c + 1) %% 2) / 2)"
+    upper = "((c + 2 - c %% 2) / 2)"
+    return f"AVG(CASE WHEN rn IN ({lower}, {upper}) THEN {value} END)"
 
 
 def _quartile_from_ranks(k: int, value: str, dialect: Dialect) -> str:
@@ -618,6 +696,8 @@ def _labels(by: Sequence[str]) -> dict[str, dict[str, str]]:
 
     labels: dict[str, dict[str, str]] = {}
     for name in by:
+        if name in CUBES:
+            continue  # (never shown)
         if name == "region":
             labels[name] = dict(HealthRegion.objects.values_list("code", "name"))
         elif name == "trust":
@@ -665,7 +745,7 @@ def plan_statements(available: Sequence[IndicatorDefinition], period: Period, sc
     groups: dict[tuple[Any, ...], list[IndicatorDefinition]] = {}
     for definition in available:
         rule = RULES[definition.source_rule]
-        wanted = tuple(name for name in stratifiers if name in definition.stratifiers)
+        wanted = tuple(name for name in stratifiers if supports(definition, name))
         median = definition.unit in MEDIAN_UNITS
         if rule.shared is None or median or breakdown_of(definition) is not None or not SHARE_POPULATIONS:
             key: tuple[Any, ...] = ("alone", definition.id)
@@ -675,7 +755,7 @@ def plan_statements(available: Sequence[IndicatorDefinition], period: Period, sc
         groups.setdefault(key, []).append(definition)
     statements = []
     for members in groups.values():
-        wanted = tuple(name for name in stratifiers if name in members[0].stratifiers)
+        wanted = tuple(name for name in stratifiers if supports(members[0], name))
         if len(members) == 1:
             sql = aggregate_sql(members[0], period, scope, wanted, dialect)
         else:
@@ -694,6 +774,14 @@ def _result(definition: IndicatorDefinition, period: Period, scope: Scope, wante
     strata: dict[str, list[Stratum]] = {name: [] for name in wanted}
     counts: dict[str, int] = {}
     for stratifier, stratum, n, events, stat, *quartile_values in rows:
+        if stratifier in CUBES:
+            # Counts for the linked pattern only: (numerator, denominator), or the numerator's items
+            # of a category (a count without numerator); no statistic.
+            count = int(events or 0) if stratifier == CUBE_BREAKDOWN else int(n or 0)
+            if stratum and count:
+                numerator_ = int(events or 0) if proportion and stratifier != CUBE_BREAKDOWN else None
+                strata[stratifier].append(Stratum(stratifier, str(stratum), str(stratum), numerator_, count, None))
+            continue
         if breakdown is not None and stratifier == breakdown[0]:
             if stratum:  # (GROUPING SETS: the items outside the numerator, category NULL, come as '')
                 counts[str(stratum)] = int(events or 0)
@@ -721,16 +809,19 @@ def _result(definition: IndicatorDefinition, period: Period, scope: Scope, wante
 
 
 def _breakdown_rows(breakdown: Breakdown, counts: dict[str, int]) -> tuple[BreakdownRow, ...]:
-    """Every category of the breakdown in its order (0 where none), then any other code that counts
-    something ("unknown": no category recorded), by code."""
+    """Every category of the breakdown in its order (0 where none), then "unknown" (no category recorded;
+    always a row, so that its presence says nothing about its count), then any other code that counts
+    something, by code."""
     from django.utils import translation
 
     with translation.override("en"):  # stored and cached results are language-neutral; pages translate
         declared = [(str(code), str(label)) for code, label in breakdown.categories()]
     known = {code for code, _label in declared}
     rows = [BreakdownRow(code, label, counts.get(code, 0)) for code, label in declared]
-    rows += [BreakdownRow(code, "Not recorded" if code == UNKNOWN else code, count)
-             for code, count in sorted(counts.items()) if code not in known and count]
+    if UNKNOWN not in known:
+        rows.append(BreakdownRow(UNKNOWN, "Not recorded", counts.get(UNKNOWN, 0)))
+    rows += [BreakdownRow(code, code, count) for code, count in sorted(counts.items())
+             if code not in known and code != UNKNOWN and count]
     return tuple(rows)
 
 
@@ -767,7 +858,7 @@ def evaluate(period: Period | str, scope: Scope = NATIONAL, by: str | Iterable[s
     used and missing ones are computed and stored (models.IndicatorSnapshot).
     """
     the_period = parse_period(period)
-    stratifiers = parse_stratifiers(by)
+    stratifiers = parse_stratifiers(by, internal=True)
     selected = _selected(indicator_ids)
     resolve_scope(scope)
     found: dict[str, IndicatorResult] = {}
@@ -839,7 +930,7 @@ _temporary_names = itertools.count(1)
 
 
 def _snapshot_key(stratifiers: tuple[str, ...]) -> str:
-    return ",".join(name for name in STRATIFIERS if name in stratifiers)
+    return ",".join(name for name in ALL_STRATA if name in stratifiers)
 
 
 def _read_snapshots(selected: list[IndicatorDefinition], period: Period, scope: Scope,
@@ -897,7 +988,7 @@ def _read_snapshots(selected: list[IndicatorDefinition], period: Period, scope: 
         return found
     # Only the tables wanted: a national snapshot by every stratifier is some 40 kB of JSON per indicator,
     # most of it municipalities and teams; a unit's total needs the team table alone.
-    tables = [name for name in STRATIFIERS if name in wanted or name == derive_by]
+    tables = [name for name in ALL_STRATA if name in wanted or name == derive_by]
     rows = IndicatorSnapshot.objects.filter(pk__in=[c[1] for c in chosen.values()]).values_list(
         "pk", _WithoutStrata("result"), *(KeyTransform(name, KeyTransform("strata", "result")) for name in tables))
     contents = {}
@@ -1045,14 +1136,32 @@ def forget_snapshots() -> int:
 # from the country stratified by region, trust, team, municipality and centrality
 # (``evaluate(..., cached=True)``: one stored computation serves every page of the period).
 #
+# Cubes (suppression.suppress_linked): the same stored computation also counts the country by
+# trust x team x sex, age band, immigrant background and (5a) rejection reason (CUBES: one more
+# grouping set each, or one more UNION ALL part on SQLite; never published). From them the
+# region tree (country > region > trust > units + residual) x the categories is one system of
+# relations with the nested counts above: (node, category) = the sum over the node's children, and
+# the node = the sum over its categories; the reasons form a second system whose totals are the
+# nodes' numerators (a node hidden in one is hidden in the other, repeated until they agree).
+# Every table of the country, a region, a trust or a unit (of a trust) by sex, age band or
+# immigrant background, and every such scope's reasons table, hides what that pattern hides; the
+# audit makes sure no hidden count is determined by all those tables together (a trust's women
+# less its other units' shown women), negative counts excluded. When the largest component of
+# hidden cells exceeds CUBE_AUDIT_LIMIT cells (often so nationally: at 100,000 synthetic persons,
+# 30 of 41 indicators, most units being small), the exact audit would take minutes, so that
+# indicator's cubes are not linked (logged) and its tables by these stratifiers are suppressed
+# one by one, as before: the leak remains there.
+#
 # What nests (Strata in the module docstring): country > region > trust > the trust's own units
 # and a residual (the trust's items in no unit of its own: no unit, or a municipal service,
 # which has no trust; they form the "unknown" and municipal rows of the trust's by-team table);
 # items without a trust are the region (and trust) "unknown". Country > centrality class >
-# municipality (the class is the person's municipality's). Not nested, so per table only: a
+# municipality (the class is the person's municipality's). Not linked, so per table only: a
 # municipality and a trust (the trust is the unit's, the municipality the person's), municipal
-# services and trusts or regions, and every stratification by sex, age band and immigrant
-# background, or by anything within a municipality or a unit. A scope whose total is hidden by
+# services and trusts or regions, stratifications by sex, age band and immigrant background of a
+# municipality, a centrality class or a municipal service, of indicators beyond CUBE_AUDIT_LIMIT
+# (above), any two of these stratifiers crossed (not published), and stratifications by region,
+# trust, team, municipality or centrality within a municipality or a unit. A scope whose total is hidden by
 # the pattern hides at least one stratum in each of its tables (they would add up to it). The
 # rows of a by-team table that are no unit of the scope's trusts add up to residuals: they are
 # all hidden unless that sum can be worked out anyway (``_residual_rows``). A municipal service's
@@ -1105,6 +1214,20 @@ class LinkedPattern:
     hidden: frozenset[str]
     register: Register
     hidden_units: frozenset[str] = frozenset()
+    # Cubes (region tree x categories): the stratifiers linked ("sex", "age", "immigrant",
+    # "breakdown") and the hidden cells (node, stratifier, category).
+    cubes: frozenset[str] = frozenset()
+    cube_hidden: frozenset[tuple[str, str, str]] = frozenset()
+    cube_nodes: frozenset[tuple[str, str, str]] = frozenset()  # (node, stratifier, "") for each node of a cube
+    computed_at: dt.datetime | None = None  # when the national result it was made from was computed
+
+    def cube_also_hide(self, scope: Scope, stratifier: str, keys: Iterable[str]) -> set[str] | None:
+        """The categories of a scope's table by a cube stratifier that the pattern hides; None when
+        that table is not linked (the stratifier has no cube, or the scope is no node of it)."""
+        node = self.scope_node(scope)
+        if stratifier not in self.cubes or node is None or (node, stratifier, "") not in self.cube_nodes:
+            return None
+        return {key for key in keys if (node, stratifier, key) in self.cube_hidden}
 
     def stratum_node(self, stratifier: str, key: str) -> str | None:
         """The node a national stratum is, if it is one."""
@@ -1150,6 +1273,9 @@ class LinkedPattern:
 
     def also_hide(self, scope: Scope, stratifier: str, rows: Sequence[Stratum], threshold: int) -> set[str]:
         """The strata of one of the scope's tables that the pattern hides (see ``_residual_rows``)."""
+        in_cube = self.cube_also_hide(scope, stratifier, [row.key for row in rows])
+        if in_cube is not None:
+            return in_cube
         hidden = set()
         residual: list[Stratum] = []
         for row in rows:
@@ -1257,16 +1383,143 @@ def _difference(whole: Cell, parts: Sequence[Cell]) -> Cell | None:
     return Cell(numerator, denominator) if 0 <= numerator <= denominator else None
 
 
+def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: dict[str, Cell],
+          register: Register) -> tuple[dict[Hashable, Cell], list[LinkedRelation], list[Hashable]] | None:
+    """The cube of the national result's ``cube:<name>`` counts over the region tree: cells
+    (node, name, category), with the node itself as the total of its categories, or for the breakdown
+    (node, "breakdown", "") holding the node's numerator; its relations; and its totals. None when
+    the counts do not add up to the tree's (a register changed since they were computed)."""
+    breakdown = name == "breakdown"
+    rows = result.strata.get(CUBE_BREAKDOWN if breakdown else f"cube:{name}")
+    if rows is None:
+        return None
+    geography = [n for n in values if n == NATION_NODE or n.split(":")[0] in ("region", "trust", "team", "residual")]
+    children: dict[str, list[str]] = {n: [] for n in geography}
+    for node in geography:
+        if node in parent and parent[node] in children:
+            children[parent[node]].append(node)
+    leaves: dict[str, dict[str, Cell]] = {}
+    categories: dict[str, None] = {}
+    for stratum in rows:
+        trust, team, category = stratum.key.split("|", 2)
+        if trust == UNKNOWN:
+            node = f"region:{UNKNOWN}"
+        elif register.trust_of_unit.get(team) == trust:
+            node = f"team:{team}"
+        else:
+            node = f"residual:{trust}"
+        if node not in children or children[node]:
+            return None
+        categories[category] = None
+        found = leaves.setdefault(node, {})
+        found[category] = _sum_cell([found[category], stratum.cell]) if category in found else stratum.cell
+    order = sorted(categories)
+    proportion = result.indicator.is_proportion and not breakdown
+    zero = Cell(0 if proportion else None, 0)
+    cells: dict[Hashable, Cell] = {}
+    relations: list[LinkedRelation] = []
+    totals: list[Hashable] = []
+
+    def fill(node: str) -> bool:
+        below = children[node]
+        if not all(fill(child) for child in below):
+            return False
+        for category in order:
+            parts = [cells[(child, name, category)] for child in below] if below else \
+                [leaves.get(node, {}).get(category, zero)]
+            cells[(node, name, category)] = _sum_cell(parts) if below else parts[0]
+        total_key: Hashable = (node, name, "") if breakdown else node
+        expected = Cell(None, values[node].numerator or 0) if breakdown else _counts(values[node])
+        if not _adds_up(expected, [cells[(node, name, c)] for c in order]):
+            return False
+        cells[total_key] = expected
+        totals.append(total_key)
+        relations.append(LinkedRelation(total_key, tuple((node, name, c) for c in order)))
+        relations.extend(LinkedRelation((node, name, c), tuple((child, name, c) for child in below))
+                         for c in order if below)
+        return True
+
+    if not order or not fill(NATION_NODE):
+        return None
+    return cells, relations, totals
+
+
+def _sum_cell(parts: Sequence[Cell]) -> Cell:
+    numerator = None if parts[0].numerator is None else sum(p.numerator or 0 for p in parts)
+    return Cell(numerator, sum(p.denominator for p in parts))
+
+
+def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str, str], hidden: frozenset[str],
+                register: Register, threshold: int) -> tuple[frozenset[str], frozenset[str],
+                                                             frozenset[tuple[str, str, str]],
+                                                             frozenset[tuple[str, str, str]]]:
+    """The hierarchy's pattern extended to the cubes by sex, age band, immigrant background and the
+    breakdown (suppression.suppress_linked): the nodes hidden, the cubes linked, their hidden cells
+    and their nodes. Nodes a cube hides are hidden in the hierarchy too, and the breakdown's totals
+    (the nodes' numerators) with their nodes: repeated until both agree."""
+    values: dict[str, Cell] = dict(hierarchy.cells)
+    counts: dict[Hashable, Cell] = {key: cell for key, cell in values.items()}
+    relations = [LinkedRelation(r.parent, r.children) for r in hierarchy.relations]
+    linked: set[str] = set()
+    for name in CUBE_STRATIFIERS:
+        cube = _cube(result, name, parent, values, register)
+        if cube is not None:
+            counts.update(cube[0])
+            relations += cube[1]
+            linked.add(name)
+    reasons = _cube(result, "breakdown", parent, values, register) if result.indicator.is_proportion else None
+    if not linked and reasons is None:
+        return hidden, frozenset(), frozenset(), frozenset()
+    if reasons is not None:
+        linked.add("breakdown")
+    nodes = [key for key in [*counts, *(reasons[0] if reasons else ())] if isinstance(key, tuple)]
+    cube_nodes = frozenset((str(key[0]), str(key[1]), "") for key in nodes)
+    extra: set[str] = set()
+    while True:
+        try:
+            main = suppress_linked(LinkedCells(counts, relations), threshold, also_hide={*hidden, *extra},
+                                   last=set(values), max_component=CUBE_AUDIT_LIMIT)
+        except AuditTooLarge as exc:
+            # Not linked (the tables by these stratifiers are suppressed one by one, as before).
+            logger.warning("%s %s: cubes not linked: %s", result.indicator_id, result.period, exc)
+            return hidden, frozenset(), frozenset(), frozenset()
+        hidden_nodes = {key for key in main.hidden if isinstance(key, str)}
+        cube_hidden = {key for key in main.hidden if isinstance(key, tuple)}
+        if reasons is None:
+            break
+        totals = {(n, "breakdown", "") for n in hidden_nodes if (n, "breakdown", "") in reasons[0]}
+        try:
+            by_reason = suppress_linked(LinkedCells(reasons[0], reasons[1]), threshold, also_hide=totals,
+                                        last=reasons[2], max_component=CUBE_AUDIT_LIMIT)
+        except AuditTooLarge as exc:
+            logger.warning("%s %s: breakdown not linked: %s", result.indicator_id, result.period, exc)
+            linked.discard("breakdown")
+            break
+        reason_hidden = {key for key in by_reason.hidden if isinstance(key, tuple)}
+        more = {key[0] for key in reason_hidden if key[2] == ""} - hidden_nodes
+        if not more:
+            cube_hidden |= reason_hidden
+            break
+        extra |= more
+    return (frozenset(hidden_nodes), frozenset(linked),
+            frozenset(key for key in cube_hidden if isinstance(key, tuple)), cube_nodes)
+
+
 def linked_pattern(result: IndicatorResult, register: Register, threshold: int) -> LinkedPattern:
-    """The linked pattern of one national result stratified by LINKED_STRATIFIERS (pure: no database)."""
+    """The linked pattern of one national result stratified by LINKED_STRATIFIERS and, where it has
+    them, CUBES (pure: no database)."""
     hierarchy, parent = _linked_hierarchy(result, register)
-    pattern = LinkedPattern(dict(hierarchy.cells), parent, suppress_hierarchy(hierarchy, threshold).hidden, register)
+    hidden, cubes, cube_hidden, cube_nodes = _with_cubes(result, hierarchy, parent,
+                                                         suppress_hierarchy(hierarchy, threshold).hidden,
+                                                         register, threshold)
+    pattern = LinkedPattern(dict(hierarchy.cells), parent, hidden, register, cubes=cubes, cube_hidden=cube_hidden,
+                            cube_nodes=cube_nodes)
     # The national by-team table as published fixes which units (municipal services too) are hidden.
     teams = result.strata.get("team", ())
     table_ = Table.summed([(s.key, s.cell) for s in teams])
     hidden_units = suppress_small_cells(table_, threshold,
                                         also_hide=pattern.also_hide(NATIONAL, "team", teams, threshold)).hidden_strata
-    return replace(pattern, hidden_units=frozenset(hidden_units))
+    return replace(pattern, hidden_units=frozenset(hidden_units), computed_at=result.computed_at)
 
 
 def linked_patterns(period: Period | str, indicator_ids: Iterable[str] | None = None,
@@ -1282,7 +1535,7 @@ def linked_patterns(period: Period | str, indicator_ids: Iterable[str] | None = 
     selected = [d.id for d in _selected(indicator_ids) if d.needs_suppression]
     if not selected:
         return {}
-    results = evaluate(the_period, NATIONAL, LINKED_STRATIFIERS, selected, cached=True, max_age=max_age)
+    results = evaluate(the_period, NATIONAL, (*LINKED_STRATIFIERS, *CUBES), selected, cached=True, max_age=max_age)
     register = load_register()
     fingerprint = hash((tuple(sorted(register.trust_of_unit.items())), tuple(sorted(register.region_of_trust.items())),
                         tuple(sorted(register.class_of_municipality.items()))))
@@ -1324,6 +1577,8 @@ def publish_result(result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD,
         total = PublishedCell.hidden(SuppressionReason.COMPLEMENTARY)
     strata: dict[str, tuple[PublishedRow, ...]] = {}
     for name, rows in result.strata.items():
+        if name in CUBES:
+            continue  # (the linked pattern's input, never published)
         table_ = Table.summed([(s.key, s.cell) for s in rows], total_value=result.cell.value)
         also_hide = linked.also_hide(result.scope, name, rows, threshold) if linked is not None else set()
         # Each table still meets its own rule, with the linked strata hidden in it.
@@ -1333,11 +1588,18 @@ def publish_result(result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD,
             smallest = min(rows, key=lambda s: (s.denominator, s.numerator or 0, s.key))
             published_table = suppress_small_cells(table_, threshold, also_hide={*also_hide, smallest.key})
         strata[name] = published_table.rows
+    reasons = None
+    if linked is not None:
+        reasons = linked.cube_also_hide(result.scope, "breakdown", [row.key for rows in result.breakdowns.values()
+                                                                   for row in rows])
+    labels = {name: found for name, found in labels.items() if name not in CUBES}
     return with_distribution(result, PublishedResult(definition, result.period, result.scope, True, "", total,
-                                                     strata, labels, threshold, result.computed_at))
+                                                     strata, labels, threshold, result.computed_at),
+                             breakdown_hidden=reasons or ())
 
 
-def with_distribution(result: IndicatorResult, published_result: PublishedResult) -> PublishedResult:
+def with_distribution(result: IndicatorResult, published_result: PublishedResult, *,
+                      breakdown_hidden: Collection[str] = ()) -> PublishedResult:
     """A published result with what goes with its figures: the quartiles of the shown total and strata
     only, and each breakdown suppressed with the published numerator as its total (all of it hidden
     when the numerator is). Reads the published cells: apply it after every suppression of them."""
@@ -1351,7 +1613,7 @@ def with_distribution(result: IndicatorResult, published_result: PublishedResult
         for name, rows in result.strata.items()}
     breakdowns = {
         name: publish_breakdown(name, rows, total, published_result.threshold,
-                                suppress=result.indicator.needs_suppression)
+                                suppress=result.indicator.needs_suppression, also_hide=breakdown_hidden)
         for name, rows in result.breakdowns.items()}
     return replace(published_result, quartiles=None if total.suppressed else result.quartiles,
                    strata_quartiles={name: found for name, found in strata_quartiles.items() if found},
@@ -1359,7 +1621,7 @@ def with_distribution(result: IndicatorResult, published_result: PublishedResult
 
 
 def publish_breakdown(name: str, rows: Sequence[BreakdownRow], numerator: PublishedCell, threshold: int, *,
-                      suppress: bool = True) -> PublishedBreakdown:
+                      suppress: bool = True, also_hide: Collection[str] = ()) -> PublishedBreakdown:
     """A breakdown of the numerator as it may be published: a one-way table (suppression.py) of the
     categories' counts whose total is the numerator, so small counts (0 included) are hidden and, the
     total being shown, enough further ones that none can be found by subtraction. When the numerator
@@ -1373,7 +1635,8 @@ def publish_breakdown(name: str, rows: Sequence[BreakdownRow], numerator: Publis
     count = numerator.numerator
     # Counts are statistic-free cells without a numerator: only their size (the "denominator") is checked.
     table_ = Table([Row(row.key, Cell(None, row.count)) for row in rows], total=Cell(None, count))
-    cells = suppress_small_cells(table_, threshold).rows if suppress else None
+    hide = {row.key for row in rows} & set(also_hide)  # (hidden in the linked pattern: suppression.suppress_linked)
+    cells = suppress_small_cells(table_, threshold, also_hide=hide).rows if suppress else None
     published_rows = []
     for index, row in enumerate(rows):
         cell = cells[index].cell if cells is not None else None
@@ -1394,13 +1657,14 @@ def published(period: Period | str, scope: Scope = NATIONAL, by: str | Iterable[
     table and, linked across levels, as the indicator's national pattern has them (``linked_patterns``)."""
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise IndicatorError(f"threshold must be a whole number of at least 1, got {threshold!r}")
+    parse_stratifiers(by)  # (the cube stratifications are internal)
     results = evaluate(period, scope, by, indicator_ids, cached=cached, max_age=max_age)
     linked = [r.indicator_id for r in results if r.available and r.indicator.needs_suppression]
     patterns: dict[str, LinkedPattern] = {}
     if not cached and scope == NATIONAL:
         # The country stratified by the linked stratifiers is the pattern's own input.
         own = [r for r in results if r.indicator_id in linked
-               and all(name in r.strata for name in LINKED_STRATIFIERS if name in r.indicator.stratifiers)]
+               and all(name in r.strata for name in (*LINKED_STRATIFIERS, *CUBES) if supports(r.indicator, name))]
         if own:
             register = load_register()
             patterns = {r.indicator_id: linked_pattern(r, register, threshold) for r in own}
@@ -1408,10 +1672,34 @@ def published(period: Period | str, scope: Scope = NATIONAL, by: str | Iterable[
     if linked:
         # Fresh results get a fresh pattern: one from older data could leave a sibling's change unprotected.
         patterns |= linked_patterns(period, linked, threshold, max_age=max_age if cached else dt.timedelta(0))
-    if cached and any(not patterns[r.indicator_id].agrees_with(r) for r in results if r.indicator_id in patterns):
-        # The stored national results predate the stored results of the scope: compute them again.
-        patterns = linked_patterns(period, list(patterns), threshold, max_age=dt.timedelta(0))
+    if cached:
+        results, patterns = _from_the_same_data(results, patterns, period, scope, by, threshold)
     return [publish_result(r, threshold, patterns.get(r.indicator_id)) for r in results]
+
+
+def _from_the_same_data(results: list[IndicatorResult], patterns: dict[str, LinkedPattern], period: Period | str,
+                        scope: Scope, by: str | Iterable[str] | None, threshold: int
+                        ) -> tuple[list[IndicatorResult], dict[str, LinkedPattern]]:
+    """Stored results of a scope and a stored national pattern that disagree were computed from different data:
+    the older of the two is computed again (and stored), once. Computing the pattern again whatever its age
+    would make every request compute the country while a newer scope result is stored."""
+    disagree = [r for r in results if r.indicator_id in patterns and not patterns[r.indicator_id].agrees_with(r)]
+    if not disagree:
+        return results, patterns
+
+    def older_pattern(result: IndicatorResult) -> bool:
+        made = patterns[result.indicator_id].computed_at
+        return made is None or result.computed_at is None or made <= result.computed_at
+
+    stale_patterns = [r.indicator_id for r in disagree if older_pattern(r)]
+    stale_results = [r.indicator_id for r in disagree if not older_pattern(r)]
+    if stale_patterns:
+        patterns = patterns | linked_patterns(period, stale_patterns, threshold, max_age=dt.timedelta(0))
+    if stale_results:
+        again = {r.indicator_id: r for r in evaluate(period, scope, by, stale_results, cached=True,
+                                                       max_age=dt.timedelta(0))}
+        results = [again.get(r.indicator_id, r) for r in results]
+    return results, patterns
 
 
 def trend(indicator_id: str, periods: Iterable[Period | str], scope: Scope = NATIONAL,

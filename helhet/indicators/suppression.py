@@ -54,15 +54,24 @@ linked across levels", says what is linked and what is not). Hidden groups spann
 two levels (two trusts' hidden units in the country's by-team table) are not
 required to count at least the threshold together: their members stay underivable,
 but such a sum can be small.
+
+Linked cells in general (``suppress_linked``, below): a cell may be in several relations,
+as in a cube of geography x categories (a trust's and its units' tables by sex, or 5a's
+reasons). The forest proof does not apply there, so rules A and B are followed by an exact
+audit (linear algebra over the rationals, plus one exact linear program for hidden zeros,
+which cannot go down), repeated until no hidden count is determined by the shown ones; the
+argument is given with the code. Its cost grows with the cube of the largest component of
+hidden cells: ``max_component`` makes it refuse (AuditTooLarge) rather than run for minutes.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 
 # shared/domain/indicators.md, "Publishing rules": default threshold, configurable.
 DEFAULT_THRESHOLD = 5
@@ -70,6 +79,10 @@ DEFAULT_THRESHOLD = 5
 
 class TableError(ValueError):
     """A table cannot be suppressed as given; the message names the stratum and the problem."""
+
+
+class AuditTooLarge(RuntimeError):
+    """``suppress_linked`` met a component of hidden cells larger than its ``max_component``."""
 
 
 class SuppressionReason(StrEnum):
@@ -684,6 +697,424 @@ def suppress_hierarchy(
                for name, cell in cells.items()},
         threshold=threshold,
     )
+
+
+# ---------------------------------------------------------------------------
+# Linked cells in general: a cell in several relations (cubes)
+#
+# A stratification within a sub-national scope (a trust's table by sex) publishes the counts of
+# a cube: geography (country > region > trust > unit and residual) x categories (sex, under a
+# total). Cell (g, c) is in up to three relations: (g, total) = sum over c of (g, c); (g, c) =
+# sum over g's children of (g', c); and as a child in its parent's. The forest argument above
+# no longer applies, and rules A and B are not enough: as in a two-way table, hidden cells can
+# be joined by a "bridge" (two hidden blocks sharing one cell), which adding and subtracting
+# relations gives away. ``suppress_linked`` therefore enforces A and B to a fixed point and
+# then audits the pattern exactly:
+#
+#   * Linear: in each connected component of hidden cells (two hidden cells are connected when
+#     a relation holds both), the relations are linear equations in the hidden counts, the
+#     shown ones being constants. A hidden count is determined by them exactly when its unit
+#     vector lies in the row space of the component's relation matrix, i.e. when a row of the
+#     reduced row echelon form is that unit vector. Computed with fractions.Fraction: exact,
+#     no rounding, no modulus to justify.
+#   * Counts are never negative: a reader also knows that a hidden 0 cannot go down. The
+#     changes of the hidden counts that keep every shown figure are the null space N of that
+#     matrix; with Z the hidden cells whose count is 0, the feasible changes are the cone
+#     K = {v in N : v_z >= 0 for z in Z}. A hidden zero z is pinned when every v in K has
+#     v_z = 0 (an implicit equality of K); one exact linear program (maximise the sum of
+#     t_z <= v_z, t_z <= 1 over K, rational simplex) finds them all at once: K is a cone, so
+#     the sum of the witnesses of the free zeros is one witness for all, and t_z = 1 exactly
+#     on the free ones. Every other hidden count x is free exactly when some v in N with v = 0
+#     on the pinned zeros has v_x != 0 (that subspace is K's linear hull; a point of K's
+#     relative interior plus a small multiple of v stays in K), which is the linear test with
+#     the pinned zeros added as known cells. Numerators and complements are two such systems
+#     (a denominator is their sum, free when either is); statistic cells have one, their
+#     denominators.
+#
+# For each determined cell (in the cells' order; skipped when a cell hidden in the same round
+# already shares a relation with it) one more shown cell is hidden: the
+# smallest shown cell in a relation with it (``last`` cells after the others, then by denominator,
+# numerator and order; rules A and B choose among children the same way), else the
+# smallest in a relation touching its component; then A, B and the audit again, until nothing
+# is determined. Every step hides a cell, so this ends. What the audit accepts leaves every
+# hidden count able to move by a positive amount with every shown figure unchanged and no
+# count negative: none is derivable, by linear algebra or by bounds. (What it does not give:
+# the smallest amount can be a fraction, and sums of hidden cells that are in no relation
+# together are not required to count at least the threshold.)
+
+
+@dataclass(frozen=True)
+class LinkedRelation:
+    """``parent`` = the sum of ``children``; cells are keyed by any hashable value."""
+
+    parent: Hashable
+    children: tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class LinkedCells:
+    """Counts (``cells``, by key) and relations between them; a cell may be in many relations."""
+
+    cells: Mapping[Hashable, Cell]
+    relations: Sequence[LinkedRelation]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cells", dict(self.cells))
+        object.__setattr__(self, "relations", tuple(
+            LinkedRelation(r.parent, tuple(r.children)) for r in self.relations))
+        for key, cell in self.cells.items():
+            _check_cell(cell, f"cell {key!r}")
+        if self.cells:
+            _check_kinds(list(self.cells.values()), "linked cells")
+        for relation in self.relations:
+            keys = (relation.parent, *relation.children)
+            missing = [key for key in keys if key not in self.cells]
+            if missing:
+                raise TableError(f"relation of {relation.parent!r} names unknown cells: "
+                                 f"{', '.join(map(repr, missing))}")
+            if not relation.children or len(set(keys)) != len(keys):
+                raise TableError(f"relation of {relation.parent!r} needs distinct children, and at least one")
+            _check_sum([self.cells[c] for c in relation.children], self.cells[relation.parent],
+                       f"children of {relation.parent!r}")
+
+
+@dataclass(frozen=True)
+class PublishedLinked:
+    cells: dict[Hashable, PublishedCell]
+    threshold: int
+
+    @property
+    def hidden(self) -> frozenset[Hashable]:
+        return frozenset(key for key, cell in self.cells.items() if cell.suppressed)
+
+
+def suppress_linked(
+    linked: LinkedCells,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    protect_complement: bool = True,
+    also_hide: Collection[Hashable] = (),
+    last: Collection[Hashable] = (),
+    max_component: int | None = None,
+) -> PublishedLinked:
+    """Every cell as it may be published: rules A and B in every relation, and no hidden count
+    determined by the shown ones and the relations, negative counts excluded (see above).
+
+    ``last`` names cells to take as complements only after every other candidate (a cube's
+    totals, which other tables publish too: interior cells before margins). ``max_component`` bounds
+    the work: AuditTooLarge is raised rather than audit a component of more hidden cells (exact
+    rational elimination and simplex grow with its size cubed)."""
+    _check_threshold(threshold)
+    cells = linked.cells
+    unknown = [key for key in also_hide if key not in cells]
+    if unknown:
+        raise TableError(f"also_hide names cells not in the linked cells: {', '.join(map(repr, unknown))}")
+    order = {key: index for index, key in enumerate(cells)}
+    late = set(last)
+    hidden: dict[Hashable, SuppressionReason] = {}
+    for key, cell in cells.items():
+        reason = _small_reason(cell, threshold, protect_complement)
+        if reason is None and key in also_hide:
+            reason = SuppressionReason.COMPLEMENTARY
+        if reason is not None:
+            hidden[key] = reason
+    relations = linked.relations
+    touching: dict[Hashable, list[int]] = {}
+    for index, relation in enumerate(relations):
+        for key in (relation.parent, *relation.children):
+            touching.setdefault(key, []).append(index)
+
+    def rank(key: Hashable) -> tuple[bool, int, int, int]:
+        return (key in late, cells[key].denominator, cells[key].numerator or 0, order[key])
+
+    def needed(relation: LinkedRelation) -> Hashable | None:
+        hidden_children = [c for c in relation.children if c in hidden]
+        shown_children = [c for c in relation.children if c not in hidden]
+        count = len(hidden_children) + (relation.parent in hidden)
+        if count == 0:
+            return None
+        if count == 1:
+            return min(shown_children, key=rank) if shown_children else relation.parent
+        if shown_children and hidden_children and not _sums_protected(
+                [cells[c] for c in hidden_children], threshold, protect_complement):
+            return min(shown_children, key=rank)
+        return None
+
+    pending = deque(range(len(relations)))
+    queued = set(pending)
+    # Audits by component: one with the same hidden cells has the same relations with the same
+    # hidden members (a cell hidden next to it would have joined it), so the same answer.
+    audited: dict[frozenset[Hashable], set[Hashable]] = {}
+    while True:
+        while pending:  # rules A and B to a fixed point
+            index = pending.popleft()
+            queued.discard(index)
+            add = needed(relations[index])
+            if add is None:
+                continue
+            hidden[add] = SuppressionReason.COMPLEMENTARY
+            for other in [index, *touching[add]]:
+                if other not in queued:
+                    queued.add(other)
+                    pending.append(other)
+        determined = _determined_cells(cells, relations, touching, set(hidden), order, max_component, audited)
+        if not determined:
+            break
+        added: set[Hashable] = set()
+        for target, component in determined:
+            # One cell per determined cell, in order; none when a cell hidden in this round shares a
+            # relation with it already (the next audit tells whether that was enough).
+            near_relations = touching.get(target, ())
+            if any(k in added for i in near_relations for k in (relations[i].parent, *relations[i].children)):
+                continue
+            near = [k for i in near_relations for k in (relations[i].parent, *relations[i].children)
+                    if k not in hidden]
+            if not near:
+                near = [k for i in sorted({i for c in component for i in touching.get(c, ())})
+                        for k in (relations[i].parent, *relations[i].children) if k not in hidden]
+            if not near:
+                continue  # every cell of every relation round it hidden already: nothing left to hide
+            add = min(near, key=rank)
+            hidden[add] = SuppressionReason.COMPLEMENTARY
+            added.add(add)
+            for other in touching[add]:
+                if other not in queued:
+                    queued.add(other)
+                    pending.append(other)
+        if not added:
+            break
+
+    return PublishedLinked(
+        cells={key: PublishedCell.hidden(hidden[key]) if key in hidden else PublishedCell.shown(cell)
+               for key, cell in cells.items()},
+        threshold=threshold,
+    )
+
+
+def determined_cells(linked: LinkedCells, hidden: Collection[Hashable]) -> set[Hashable]:
+    """Every hidden cell whose count the shown cells and the relations determine (the audit of
+    ``suppress_linked``: linear algebra, negative counts excluded), for any pattern."""
+    touching: dict[Hashable, list[int]] = {}
+    for index, relation in enumerate(linked.relations):
+        for key in (relation.parent, *relation.children):
+            touching.setdefault(key, []).append(index)
+    found: set[Hashable] = set()
+    for component in _components(linked.relations, touching, set(hidden), list(linked.cells)):
+        found |= _determined_in(linked.cells, linked.relations, touching, component)
+    return found
+
+
+def _determined_cells(cells: Mapping[Hashable, Cell], relations: Sequence[LinkedRelation],
+                      touching: Mapping[Hashable, list[int]], hidden: set[Hashable],
+                      order: Mapping[Hashable, int], max_component: int | None = None,
+                      audited: dict[frozenset[Hashable], set[Hashable]] | None = None,
+                      ) -> list[tuple[Hashable, list[Hashable]]]:
+    """The determined hidden cells (in the cells' order), each with its component."""
+    every: list[tuple[int, Hashable, list[Hashable]]] = []
+    components = _components(relations, touching, hidden, sorted(hidden, key=order.__getitem__))
+    largest = max((len(c) for c in components), default=0)
+    if max_component is not None and largest > max_component:
+        raise AuditTooLarge(f"a component of {largest} hidden cells (at most {max_component} audited)")
+    for component in components:
+        members = frozenset(component)
+        found = audited.get(members) if audited is not None else None
+        if found is None:
+            found = _determined_in(cells, relations, touching, component)
+            if audited is not None:
+                audited[members] = found
+        every += [(order[key], key, component) for key in found]
+    return [(key, component) for _order, key, component in sorted(every, key=lambda item: item[0])]
+
+
+def _components(relations: Sequence[LinkedRelation], touching: Mapping[Hashable, list[int]],
+                hidden: set[Hashable], keys: Iterable[Hashable]) -> list[list[Hashable]]:
+    """The hidden cells grouped by shared relations (each group in the order of ``keys``)."""
+    seen: set[Hashable] = set()
+    components = []
+    for start in keys:
+        if start not in hidden or start in seen:
+            continue
+        seen.add(start)
+        component, stack = [start], [start]
+        while stack:
+            key = stack.pop()
+            for index in touching.get(key, ()):
+                relation = relations[index]
+                for other in (relation.parent, *relation.children):
+                    if other in hidden and other not in seen:
+                        seen.add(other)
+                        component.append(other)
+                        stack.append(other)
+        components.append(component)
+    return components
+
+
+Sparse = dict[int, Fraction]  # a row of a matrix: column -> nonzero value
+
+
+def _determined_in(cells: Mapping[Hashable, Cell], relations: Sequence[LinkedRelation],
+                   touching: Mapping[Hashable, list[int]], component: list[Hashable]) -> set[Hashable]:
+    column = {key: j for j, key in enumerate(component)}
+    rows: list[Sparse] = []
+    for index in sorted({i for key in component for i in touching.get(key, ())}):
+        relation = relations[index]
+        row: Sparse = {}
+        for key, sign in ((relation.parent, -1), *((c, 1) for c in relation.children)):
+            if key in column:
+                row[column[key]] = row.get(column[key], Fraction(0)) + sign
+        row = {j: value for j, value in row.items() if value}
+        if row:
+            rows.append(row)
+    if not rows:
+        return set()
+    reduced, pivots = _rref(rows)
+    determined = {component[j] for j in _unit_rows(reduced, pivots)}
+    proportion = cells[component[0]].numerator is not None
+    systems = ([lambda c: c.numerator, lambda c: c.denominator - c.numerator] if proportion
+               else [lambda c: c.denominator])
+    for value in systems:
+        zeros = [j for j, key in enumerate(component) if value(cells[key]) == 0 and component[j] not in determined]
+        if not zeros:
+            continue
+        pinned = _pinned_zeros(reduced, pivots, len(component), zeros)
+        if pinned:
+            dense = [{j: v for j, v in enumerate(row) if v} for row in reduced]
+            more, more_pivots = _rref([*dense, *({j: Fraction(1)} for j in pinned)])
+            determined |= {component[j] for j in _unit_rows(more, more_pivots)}
+    return determined
+
+
+def _rref(rows: list[Sparse]) -> tuple[list[list[Fraction]], list[int]]:
+    """Reduced row echelon form (exact) without zero rows, dense, and each row's pivot column."""
+    matrix = [dict(row) for row in rows]
+    width = 1 + max((j for row in matrix for j in row), default=-1)
+    pivots: list[int] = []
+    done: list[Sparse] = []
+    for j in range(width):
+        found = next((i for i, row in enumerate(matrix) if j in row), None)
+        if found is None:
+            continue
+        top = matrix.pop(found)
+        lead = top[j]
+        if lead != 1:
+            top = {column: value / lead for column, value in top.items()}
+        for row in (*matrix, *done):
+            factor = row.get(j)
+            if factor:
+                for column, value in top.items():
+                    updated = row.get(column, 0) - factor * value
+                    if updated:
+                        row[column] = updated
+                    else:
+                        row.pop(column, None)
+        done.append(top)
+        pivots.append(j)
+        if not matrix:
+            break
+    return [[row.get(column, Fraction(0)) for column in range(width)] for row in done], pivots
+
+
+def _unit_rows(reduced: list[list[Fraction]], pivots: list[int]) -> list[int]:
+    """Columns whose unit vector is in the row space: rows of the echelon form with one nonzero."""
+    return [j for row, j in zip(reduced, pivots, strict=True) if sum(1 for v in row if v != 0) == 1]
+
+
+def _pinned_zeros(reduced: list[list[Fraction]], pivots: list[int], width: int, zeros: list[int]) -> list[int]:
+    """The zero cells (columns) that no change in the null space, zeros never lowered, can raise.
+
+    The null space is v = B y with y the free columns' values (pivot columns follow from the
+    echelon form). First the basis vectors themselves: one (or its negative) that lowers no zero
+    is in the cone and frees every zero it raises. Zeros left over go to the linear program:
+    maximise sum t_z subject to t_z <= v_z, t_z <= 1 (its all-slack basis is feasible, so no
+    first phase), exactly; t_z = 1 on the free zeros.
+    """
+    pivot_set = set(pivots)
+    free = [j for j in range(width) if j not in pivot_set]
+    if not free:
+        return list(zeros)  # the null space is {0}: every hidden count is determined already
+    pivot_row = {j: i for i, j in enumerate(pivots)}
+
+    def coordinate(j: int) -> dict[int, Fraction]:
+        """v_j as a combination of the free values y (sparse: free index -> coefficient)."""
+        if j in pivot_row:
+            row = reduced[pivot_row[j]]
+            return {f: -row[column] for f, column in enumerate(free) if row[column] != 0}
+        return {free.index(j): Fraction(1)}
+
+    coordinates = {j: coordinate(j) for j in zeros}
+    raised: set[int] = set()
+    for f in range(len(free)):
+        signs = {j: coordinates[j].get(f, Fraction(0)) for j in zeros}
+        for sign in (1, -1):
+            if all(sign * value >= 0 for value in signs.values()):
+                raised |= {j for j, value in signs.items() if sign * value > 0}
+    left = [j for j in zeros if j not in raised]
+    if not left:
+        return []
+    k, z = len(free), len(zeros)
+    # Variables: y+ (k), y- (k), t (z); slacks (2z). Rows: t_z - v_z + s_z = 0 ; t_z + s'_z = 1.
+    n = 2 * k + z
+    rows: list[dict[int, Fraction]] = []
+    rhs: list[Fraction] = []
+    for index, j in enumerate(zeros):
+        row = {f: -a for f, a in coordinates[j].items()}
+        row.update({k + f: a for f, a in coordinates[j].items()})
+        row[2 * k + index] = Fraction(1)
+        row[n + index] = Fraction(1)
+        rows.append(row)
+        rhs.append(Fraction(0))
+    for index in range(z):
+        rows.append({2 * k + index: Fraction(1), n + z + index: Fraction(1)})
+        rhs.append(Fraction(1))
+    basis = [n + m for m in range(2 * z)]
+    # Minimise -sum t; raising a free zero's t first is free of charge: seed nothing, Bland's rule.
+    objective = {2 * k + index: Fraction(-1) for index in range(z)}
+    _simplex_minimise(rows, rhs, basis, objective)
+    t = [Fraction(0)] * z
+    for i, b in enumerate(basis):
+        if 2 * k <= b < n:
+            t[b - 2 * k] = rhs[i]
+    return [j for index, j in enumerate(zeros) if t[index] == 0]
+
+
+def _simplex_minimise(rows: list[dict[int, Fraction]], rhs: list[Fraction], basis: list[int],
+                      cost: dict[int, Fraction]) -> None:
+    """Minimise cost . x from a feasible basis whose columns carry no cost (slacks), in place, with
+    sparse rows and a reduced-cost row updated by each pivot (Bland's rule: no cycling)."""
+    reduced = dict(cost)  # reduced costs: the basis starts as cost-free slacks
+    while True:
+        entering = min((j for j, value in reduced.items() if value < 0), default=None)
+        if entering is None:
+            return
+        candidates = [(rhs[i] / row[entering], basis[i], i) for i, row in enumerate(rows)
+                      if row.get(entering, 0) > 0]
+        if not candidates:
+            raise AssertionError("unbounded linear program")  # t <= 1 bounds it: cannot happen
+        _ratio, _b, leaving = min(candidates)
+        lead = rows[leaving][entering]
+        pivot = {j: value / lead for j, value in rows[leaving].items()}
+        pivot_rhs = rhs[leaving] / lead
+        rows[leaving], rhs[leaving] = pivot, pivot_rhs
+        for i, other in enumerate(rows):
+            factor = other.get(entering)
+            if i == leaving or not factor:
+                continue
+            for j, value in pivot.items():
+                updated = other.get(j, 0) - factor * value
+                if updated:
+                    other[j] = updated
+                else:
+                    other.pop(j, None)
+            rhs[i] -= factor * pivot_rhs
+        factor = reduced.get(entering)
+        if factor:
+            for j, value in pivot.items():
+                updated = reduced.get(j, 0) - factor * value
+                if updated:
+                    reduced[j] = updated
+                else:
+                    reduced.pop(j, None)
+        basis[leaving] = entering
 
 
 # ---------------------------------------------------------------------------

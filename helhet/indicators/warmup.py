@@ -4,7 +4,8 @@ The dashboards (dashboard.py) ask the engine, through its snapshots (the cache e
 shares), for the totals of a scope in the chosen period and the four before it, the totals of
 the trust, region and country it is compared with, and on the analyst pages a stratification
 of the country, a region or a trust. One national evaluation by every stratifier per period
-answers all of these totals (``engine._read_snapshots`` reads a region's, trust's,
+(and by the cubes of the linked suppression, ``engine.CUBES``) answers all of these totals
+(``engine._read_snapshots`` reads a region's, trust's,
 municipality's or unit's total from the national table by region, trust, municipality or
 team, and any national stratification from the table with every stratifier), so warming the
 country for the dashboard's periods makes every team dashboard's first request compute
@@ -66,7 +67,9 @@ def warm(*, periods: Sequence[Period], levels: Sequence[str] = (),
     steps = []
     for period, scope in plan:
         began, cpu = time.perf_counter(), time.process_time()
-        results = engine.evaluate(period, scope, by=STRATIFIERS, cached=True, max_age=dt.timedelta(0))
+        # The country also by the cubes the linked suppression reads (engine.linked_patterns).
+        by = (*STRATIFIERS, *engine.CUBES) if scope == engine.NATIONAL else STRATIFIERS
+        results = engine.evaluate(period, scope, by=by, cached=True, max_age=dt.timedelta(0))
         step = WarmedStep(period, scope, len(results), time.perf_counter() - began, time.process_time() - cpu)
         steps.append(step)
         if progress is not None:

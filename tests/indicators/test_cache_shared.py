@@ -368,3 +368,36 @@ def test_scope_totals_and_stratifications_read_from_snapshots_are_exactly_the_co
             read = engine.evaluate(period, scope, cached=True)
             assert {i for _p, _s, ids in computations for i in ids} <= not_derivable(scope), (period, str(scope))
             assert rounded(read) == rounded(engine.evaluate(period, scope)), (period, str(scope))
+
+
+def test_a_stored_scope_result_older_than_the_pattern_is_computed_again_once(world, computations):
+    """A unit's stored result and the stored national pattern from different data: the older side is computed
+    again, and from then on both are read (the country is not computed on every request)."""
+    scope = engine.Scope("unit", "dps-a")
+
+    def publish() -> engine.PublishedResult:
+        [result] = engine.published(PERIOD, scope, "sex", [REJECTION], cached=True)
+        return result
+
+    assert (publish().total.numerator, publish().total.denominator) == (7, 12)
+    refer(Referral.objects.first().person, world["unit"], status="rejected")
+    engine.linked_patterns(PERIOD, [REJECTION], max_age=dt.timedelta(0))  # the nightly warm-up, say
+    computations.clear()
+    assert (publish().total.numerator, publish().total.denominator) == (8, 13)
+    assert [(period, where) for period, where, _ids in computations] == [(PERIOD, str(scope))]
+    computations.clear()
+    publish()
+    assert computations == []
+
+
+def test_a_stored_pattern_older_than_the_scope_result_is_computed_again_once(world, computations):
+    scope = engine.Scope("unit", "dps-a")
+    engine.linked_patterns(PERIOD, [REJECTION])
+    refer(Referral.objects.first().person, world["unit"], status="rejected")
+    computations.clear()
+    [result] = engine.published(PERIOD, scope, "sex", [REJECTION], cached=True)
+    assert (result.total.numerator, result.total.denominator) == (8, 13)
+    assert {where for _period, where, _ids in computations} == {str(scope), str(engine.NATIONAL)}
+    computations.clear()
+    engine.published(PERIOD, scope, "sex", [REJECTION], cached=True)
+    assert computations == []

@@ -53,11 +53,11 @@ def test_json_and_table_formats(referrals):
     assert rows[0] == {"indicator": REJECTION, "period": "2025", "scope": "national", "available": True,
                        "reason": "", "stratifier": "", "stratum": "", "label": "", "numerator": 7, "denominator": 12,
                        "value": round(7 / 12, 6), "suppressed": False, "q1": None, "q3": None, "table": "indicator"}
-    # The reasons: all 7 are "other", the other six reasons 0 (hidden), so "other" is hidden as their
-    # complement (7 - 0 would give it away).
+    # The reasons: all 7 are "other", the other six reasons and "unknown" 0 (hidden), so "other" is hidden as
+    # their complement (7 - 0 would give it away).
     breakdown = rows[1:]
     assert [r["stratum"] for r in breakdown] == ["no_right", "wrong_level", "wrong_unit", "insufficient",
-                                                 "substance_first", "mental_first", "other"]
+                                                 "substance_first", "mental_first", "other", "unknown"]
     assert all(r["table"] == "breakdown" and r["stratifier"] == "rejection_reason" and r["suppressed"]
                and r["numerator"] is None and r["value"] is None for r in breakdown)
     table = run("--period", "2025", "--scope", "unit:dps-cli")

@@ -160,3 +160,23 @@ def test_snapshots_keep_the_quartiles(builders, dps):
     assert stored.computed_at == computed.computed_at  # read back, not computed again
     assert stored == computed and stored.quartiles is not None
     assert all(s.quartiles is not None for s in stored.strata["sex"])
+
+
+@pytest.mark.parametrize("vendor", ["database", "duckdb"])
+def test_the_sql_median_expression_for_every_count_from_1_to_13(vendor):
+    """The UNION ALL path's median (also a total without stratifiers on PostgreSQL and DuckDB) against
+    statistics.median, on the test database and on DuckDB, whose "/" divides integers exactly."""
+    rng = random.Random(7)
+    for count in range(1, 14):
+        values = [float(rng.randint(0, 90)) for _ in range(count)]
+        rows = ", ".join(f"({value!r})" for value in values)
+        sql = (f"WITH v(val) AS (VALUES {rows}) SELECT {engine._median_from_ranks('val')} "
+               "FROM (SELECT val, ROW_NUMBER() OVER (ORDER BY val) AS rn, COUNT(*) OVER () AS c FROM v) ranked")
+        if vendor == "duckdb":
+            duckdb = pytest.importorskip("duckdb")
+            (found,) = duckdb.connect().execute(sql.replace("%%", "%")).fetchone()
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, ())
+                (found,) = cursor.fetchone()
+        assert found == statistics.median(values), (count, values)

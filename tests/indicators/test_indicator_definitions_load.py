@@ -139,6 +139,8 @@ def changed(**fields: Any) -> dict[str, Any]:
         (changed(guideline=...), "missing field(s) guideline"),
         (changed(colour="red"), "unknown field(s) colour"),
         (changed(unit="median_days"), "field 'value_rule': is required here"),
+        (changed(parameters={"breakdown": ["rejection_reason"]}), "field 'parameters.breakdown'"),
+        (changed(parameters={"quartiles": True}), "field 'parameters.quartiles': must be true or false, on a median"),
     ],
 )
 def test_bad_definitions_name_the_file_and_the_field(data: dict[str, Any], message: str) -> None:
@@ -181,3 +183,12 @@ def test_instruments_named_in_parameters_exist_in_the_instrument_library() -> No
     form = json.loads((library / "living-conditions.json").read_text(encoding="utf-8"))
     areas = {d.parameters["area"] for d in INDICATORS.values() if "area" in d.parameters}
     assert areas == set(form["scoring"]["items"])
+
+
+def test_every_breakdown_a_definition_asks_for_is_its_rule_s() -> None:
+    from helhet.indicators.engine import breakdown_of
+
+    asked = [d for d in load_indicators().values() if "breakdown" in d.parameters]
+    assert asked  # 5a
+    for definition in asked:
+        assert breakdown_of(definition) is not None

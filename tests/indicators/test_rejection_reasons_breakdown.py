@@ -65,7 +65,7 @@ def test_rejected_referrals_by_reason_in_stable_order(decided):
     result = evaluate(engine.Scope("unit", "dps-r"))
     assert (result.numerator, result.denominator) == (21, 31)
     rows = result.breakdowns["rejection_reason"]
-    # Every reason in RejectionReason's order (0 where none), then "unknown" because it counts one.
+    # Every reason in RejectionReason's order (0 where none), then "unknown" (always a row).
     assert [row.key for row in rows] == [*REASONS, "unknown"]
     assert counts(result) == {"no_right": 4, "wrong_level": 6, "wrong_unit": 0, "insufficient": 2,
                               "substance_first": 0, "mental_first": 0, "other": 8, "unknown": 1}
@@ -77,11 +77,13 @@ def test_rejected_referrals_by_reason_in_stable_order(decided):
     assert counts(national)["wrong_unit"] == 3 and sum(counts(national).values()) == 24
 
 
-def test_no_unknown_row_when_every_rejection_has_a_reason(builders, units):
+def test_the_unknown_row_is_there_when_every_rejection_has_a_reason(builders, units):
+    """Shown only when it counted something, the row would tell that some rejection has no reason."""
     for _ in range(6):
         refer(builders, units[0], status="rejected", reason="other")
     result = evaluate()
-    assert [row.key for row in result.breakdowns["rejection_reason"]] == REASONS
+    assert [row.key for row in result.breakdowns["rejection_reason"]] == [*REASONS, "unknown"]
+    assert counts(result)["unknown"] == 0
     assert counts(result)["other"] == 6
 
 
@@ -157,7 +159,7 @@ def test_stored_results_keep_the_breakdown_and_a_unit_is_not_read_from_the_natio
     national = evaluate(by="team", cached=True)
     assert evaluate(by="team", cached=True) == national
     unit = evaluate(engine.Scope("unit", "tsb-r"), cached=True)  # computed for the unit, with its reasons
-    assert counts(unit) == {**dict.fromkeys(REASONS, 0), "wrong_unit": 3}
+    assert counts(unit) == {**dict.fromkeys(REASONS, 0), "unknown": 0, "wrong_unit": 3}
     assert evaluate(engine.Scope("unit", "tsb-r"), cached=True) == unit
 
 

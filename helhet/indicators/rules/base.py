@@ -122,7 +122,7 @@ class Breakdown:
     engine's ``UNKNOWN`` ("unknown") for numerator items without a recorded category. ``categories``
     gives the codes and display names (lazy translations allowed) in the order tables show them.
     Every listed category is always a row of the table (a count of 0 is a count like any other and
-    is suppressed as one); "unknown" is a row of its own, after them, only when it counts something.
+    is suppressed as one); "unknown" is always a row of its own, after them.
     """
 
     categories: Callable[[], Sequence[tuple[str, Any]]]

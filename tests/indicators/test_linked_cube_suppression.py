@@ -1,0 +1,169 @@
+"""Suppression linked across levels within stratifications: sex (and age band, immigrant background)
+and 5a's reasons, trust by trust and unit by unit (engine.linked_pattern's cubes).
+
+A trust holds units A and B. Decided referrals in 2025 (rejected of all):
+
+    sex      A        B        trust
+    female   1 / 3    5 / 10   6 / 13
+    male     10 / 20  5 / 10   15 / 30
+
+Table by table, A's table by sex hides both rows (3 is small, and then its complement) while the
+trust's and B's show their female rows: A's women = 6/13 - 5/10 = 1/3. Linked, B's female row (and
+with it B's male row) is hidden too, and the trust's stays shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+
+from helhet.indicators import engine
+from helhet.organisations.models import HealthTrust, UnitKind
+from helhet.pathways.models import Referral
+
+pytestmark = pytest.mark.django_db
+REJECTION = "rop-05a-referral-rejection"
+PERIOD = "2025"
+DAY = dt.date(2025, 5, 2)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def refer(builders, unit, count: int, rejected: int, *, sex: str = "female", reasons: list[str] | None = None) -> None:
+    for index in range(count):
+        rejected_ = index < rejected
+        Referral.objects.create(person=builders.make_person(sex=sex), to_unit=unit,
+                                status="rejected" if rejected_ else "accepted", sent_date=DAY, received_date=DAY,
+                                assessed_date=DAY + dt.timedelta(days=4),
+                                rejection_reason=(reasons[index] if reasons and rejected_ else ""))
+
+
+@pytest.fixture
+def trust_by_sex(builders):
+    trust = HealthTrust.objects.select_related("region").order_by("code").first()
+    a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust)
+    b = builders.make_unit(UnitKind.DPS, code="dps-b", trust=trust)
+    refer(builders, a, 3, 1, sex="female")
+    refer(builders, a, 20, 10, sex="male")
+    refer(builders, b, 10, 5, sex="female")
+    refer(builders, b, 10, 5, sex="male")
+    return trust
+
+
+def one(scope: engine.Scope, by: str | None = None, **kwargs) -> engine.PublishedResult:
+    [result] = engine.published(PERIOD, scope, by=by, indicator_ids=[REJECTION], **kwargs)
+    return result
+
+
+def row(result: engine.PublishedResult, by: str, key: str):  # type: ignore[no-untyped-def]
+    return next(r.cell for r in result.strata[by] if r.stratum == key)
+
+
+def per_table(scope: engine.Scope, by: str) -> engine.PublishedResult:
+    [raw] = engine.evaluate(PERIOD, scope, by=by, indicator_ids=[REJECTION])
+    return engine.publish_result(raw)
+
+
+def test_per_table_suppression_alone_would_give_a_units_women_away(trust_by_sex):
+    trust, a, b = (engine.Scope("trust", trust_by_sex.code), engine.Scope("unit", "dps-a"),
+                   engine.Scope("unit", "dps-b"))
+    assert row(per_table(a, "sex"), "sex", "female").suppressed
+    trust_female, b_female = row(per_table(trust, "sex"), "sex", "female"), row(per_table(b, "sex"), "sex", "female")
+    assert (trust_female.numerator - b_female.numerator, trust_female.denominator - b_female.denominator) == (1, 3)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_linked_the_subtraction_has_a_hidden_term_at_every_level(trust_by_sex, cached):
+    trust = trust_by_sex
+    a, b = one(engine.Scope("unit", "dps-a"), "sex", cached=cached), one(engine.Scope("unit", "dps-b"), "sex",
+                                                                          cached=cached)
+    by_trust = one(engine.Scope("trust", trust.code), "sex", cached=cached)
+    # A's women stay hidden on A's page, and B's women (the other term of the subtraction) on B's.
+    assert row(a, "sex", "female").suppressed and row(a, "sex", "male").suppressed
+    assert row(b, "sex", "female").reason == "complementary" and row(b, "sex", "male").suppressed
+    # The totals and the trust's table are untouched: 6/13 and 15/30 are safe to show.
+    assert not a.total.suppressed and not b.total.suppressed
+    shown = row(by_trust, "sex", "female")
+    assert (shown.numerator, shown.denominator) == (6, 13)
+    # The region and the country have no other trust with referrals: the same rows, shown.
+    for scope in (engine.Scope("region", trust.region.code), engine.NATIONAL):
+        assert (row(one(scope, "sex", cached=cached), "sex", "female").denominator) == 13
+
+
+def test_other_stratifications_of_the_same_scopes_are_linked_too(trust_by_sex):
+    # Age band and immigrant background are cubes of the same pattern; each unit's table hides what
+    # the pattern hides for the unit's node, and whatever else its own one-way rule needs.
+    pattern = engine.linked_patterns(PERIOD, [REJECTION])[REJECTION]
+    assert {"sex", "age", "immigrant", "breakdown"} <= pattern.cubes
+    for by in ("age", "immigrant"):
+        for code in ("dps-a", "dps-b"):
+            result = one(engine.Scope("unit", code), by)
+            hidden = {r.stratum for r in result.strata[by] if r.cell.suppressed}
+            assert {key for node, name, key in pattern.cube_hidden if node == f"team:{code}" and name == by} <= hidden
+            assert all(r.cell.denominator >= 5 for r in result.strata[by] if not r.cell.suppressed)
+
+
+@pytest.fixture
+def trust_by_reason(builders):
+    """A: 10 rejected of 20 (8 wrong level, 2 other); B: 25 of 35 (6 wrong level, 9 other, 10 no right)."""
+    trust = HealthTrust.objects.select_related("region").order_by("code").first()
+    a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust)
+    b = builders.make_unit(UnitKind.DPS, code="dps-b", trust=trust)
+    refer(builders, a, 20, 10, reasons=["wrong_level"] * 8 + ["other"] * 2)
+    refer(builders, b, 35, 25, reasons=["wrong_level"] * 6 + ["other"] * 9 + ["no_right"] * 10)
+    return trust
+
+
+def reasons(result: engine.PublishedResult) -> dict[str, int | None]:
+    return {r.key: r.count for r in result.breakdowns["rejection_reason"].rows}
+
+
+def test_per_table_the_trusts_reasons_less_bs_gave_as_other_reason_away(trust_by_reason):
+    [a_raw] = engine.evaluate(PERIOD, engine.Scope("unit", "dps-a"), indicator_ids=[REJECTION])
+    [b_raw] = engine.evaluate(PERIOD, engine.Scope("unit", "dps-b"), indicator_ids=[REJECTION])
+    [trust_raw] = engine.evaluate(PERIOD, engine.Scope("trust", trust_by_reason.code), indicator_ids=[REJECTION])
+    a, b, trust = (reasons(engine.publish_result(r)) for r in (a_raw, b_raw, trust_raw))
+    assert a["other"] is None and a["wrong_level"] is None
+    assert trust["other"] is not None and b["other"] is not None
+    assert trust["other"] - b["other"] == 2  # A's "other": 11 - 9
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_linked_bs_reasons_are_hidden_and_the_trusts_shown(trust_by_reason, cached):
+    a = one(engine.Scope("unit", "dps-a"), cached=cached)
+    b = one(engine.Scope("unit", "dps-b"), cached=cached)
+    trust = one(engine.Scope("trust", trust_by_reason.code), cached=cached)
+    assert reasons(a)["other"] is None and reasons(a)["wrong_level"] is None
+    assert reasons(b)["other"] is None and reasons(b)["wrong_level"] is None
+    assert (reasons(trust)["other"], reasons(trust)["wrong_level"]) == (11, 14)
+    assert (a.total.numerator, b.total.numerator, trust.total.numerator) == (10, 25, 35)
+
+
+def test_cli_and_cube_names_are_internal(trust_by_sex):
+    out = io.StringIO()
+    call_command("indicators", "--period", PERIOD, "--scope", "unit:dps-b", "--by", "sex",
+                 "--indicator", REJECTION, "--format", "json", stdout=out)
+    rows = {(r["stratifier"], r["stratum"]): r for r in json.loads(out.getvalue()) if r["table"] == "indicator"}
+    assert rows[("sex", "female")]["suppressed"] is True and rows[("sex", "female")]["numerator"] is None
+    assert not any(stratifier.startswith("cube:") for stratifier, _stratum in rows)
+    with pytest.raises(engine.IndicatorError):
+        engine.published(PERIOD, engine.NATIONAL, by="cube:sex", indicator_ids=[REJECTION])
+
+
+def test_beyond_the_audit_limit_the_cube_is_not_linked_and_that_is_logged(trust_by_sex, monkeypatch, caplog):
+    # The documented fallback (engine.CUBE_AUDIT_LIMIT): per-table suppression, as before linking.
+    monkeypatch.setattr(engine, "CUBE_AUDIT_LIMIT", 1)
+    engine._PATTERN_MEMO.clear()
+    b = one(engine.Scope("unit", "dps-b"), "sex")
+    assert not row(b, "sex", "female").suppressed
+    assert "cubes not linked" in caplog.text

@@ -1,0 +1,260 @@
+"""Suppression of cubes: geography (country > region > trust > unit) x categories (sex, reasons).
+
+A cell (g, c) is in up to three relations: (g, total) = the sum of (g, c) over the categories,
+(g, c) = the sum of g's children's (g', c), and its parent's. Rules A and B alone then leave
+"bridges" (suppression.suppress_linked): the checker here is the exact rational LP of the
+linked-hierarchy tests (independent of the suppression code), which asks for the smallest
+and the largest value of each hidden count that the shown counts, the relations and
+non-negative counts allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helhet.indicators.suppression import (
+    AuditTooLarge,
+    Cell,
+    LinkedCells,
+    LinkedRelation,
+    PublishedCell,
+    PublishedLinked,
+    SuppressionReason,
+    TableError,
+    _sums_protected,
+    determined_cells,
+    suppress_linked,
+)
+from tests.indicators.test_suppression_linked_hierarchy import determined_counts
+
+TOTAL = "total"
+
+
+def cube(tree: dict[str, list[str]], leaves: dict[str, dict[str, Cell]]) -> LinkedCells:
+    """Geography ``tree`` (node -> children; the first key is the root) x the leaves' categories."""
+    categories = list(next(iter(leaves.values())))
+    cells: dict[tuple[str, str], Cell] = {}
+    relations: list[LinkedRelation] = []
+
+    def fill(node: str) -> None:
+        children = tree.get(node, [])
+        for child in children:
+            fill(child)
+        for category in [*categories, TOTAL]:
+            if children:
+                parts = [cells[(child, category)] for child in children]
+            elif category == TOTAL:
+                parts = [cells[(node, c)] for c in categories]
+            else:
+                cells[(node, category)] = leaves[node][category]
+                continue
+            numerators = [p.numerator for p in parts]
+            cells[(node, category)] = Cell(None if None in numerators else sum(n or 0 for n in numerators),
+                                           sum(p.denominator for p in parts))
+        relations.append(LinkedRelation((node, TOTAL), tuple((node, c) for c in categories)))
+        if children:
+            relations.extend(LinkedRelation((node, c), tuple((child, c) for child in children))
+                             for c in [*categories, TOTAL])
+
+    fill(next(iter(tree)))
+    return LinkedCells(cells, relations)
+
+
+def counts_of(linked: LinkedCells) -> tuple[str, ...]:
+    return ("n", "c") if next(iter(linked.cells.values())).numerator is not None else ("d",)
+
+
+def pinned(linked: LinkedCells, published: PublishedLinked) -> set[Hashable]:
+    """Hidden cells whose numerator, complement or (statistic cells) size the LP pins."""
+    found: set[Hashable] = set()
+    for count in counts_of(linked):
+        found |= determined_counts(linked, published, count)  # type: ignore[arg-type]
+    return found
+
+
+def pattern(linked: LinkedCells, hidden: set[Hashable]) -> PublishedLinked:
+    return PublishedLinked(
+        {key: PublishedCell.hidden(SuppressionReason.COMPLEMENTARY) if key in hidden
+         else PublishedCell(cell.numerator, cell.denominator, None, False, SuppressionReason.SHOWN)
+         for key, cell in linked.cells.items()}, 5)
+
+
+def rules_hold(linked: LinkedCells, hidden: set[Hashable], threshold: int = 5) -> bool:
+    """Rules A (none or at least two hidden) and B (hidden children beside a shown one count enough)."""
+    for relation in linked.relations:
+        members = (relation.parent, *relation.children)
+        count = sum(1 for key in members if key in hidden)
+        if count == 1:
+            return False
+        hidden_children = [linked.cells[c] for c in relation.children if c in hidden]
+        if hidden_children and len(hidden_children) < len(relation.children) and not _sums_protected(
+                hidden_children, threshold, True):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Worked examples
+
+
+def test_a_bridge_between_two_hidden_blocks_passes_rules_a_and_b_but_gives_its_cell_away() -> None:
+    # The country's four units x four categories, every count 10 (a two-way table with margins).
+    # Hidden: two 2 x 2 blocks, units 1-2 x categories a-b and units 3-4 x categories c-d, and the
+    # one cell (u2, c) joining them. Each line has 0 or at least 2 hidden cells counting >= 5.
+    units, categories = ["u1", "u2", "u3", "u4"], ["a", "b", "c", "d"]
+    linked = cube({"country": units}, {u: {c: Cell(None, 10) for c in categories} for u in units})
+    hidden: set[Hashable] = {("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b"), ("u3", "c"), ("u3", "d"),
+                             ("u4", "c"), ("u4", "d"), ("u2", "c")}
+    assert rules_hold(linked, hidden)
+    # (u2, c) = u1 + u2 totals - (u1, c) - (u1, d) - (u2, d) - (country, a) - (country, b) + (u3, a) + ...
+    # the exact subtraction: rows u1 and u2 minus columns a and b, plus the shown cells of columns a, b.
+    shown = linked.cells
+    derived = (shown[("u1", TOTAL)].denominator + shown[("u2", TOTAL)].denominator
+               - shown[("u1", "c")].denominator - shown[("u1", "d")].denominator - shown[("u2", "d")].denominator
+               - shown[("country", "a")].denominator - shown[("country", "b")].denominator
+               + shown[("u3", "a")].denominator + shown[("u4", "a")].denominator
+               + shown[("u3", "b")].denominator + shown[("u4", "b")].denominator)
+    assert derived == 10 == linked.cells[("u2", "c")].denominator
+    assert pinned(linked, pattern(linked, hidden)) == {("u2", "c")}
+    assert determined_cells(linked, hidden) == {("u2", "c")}
+    # The audit closes the bridge: nothing pinned any more, and what was hidden stays hidden.
+    result = suppress_linked(linked, also_hide=hidden)
+    assert hidden < result.hidden
+    assert pinned(linked, result) == set() and determined_cells(linked, result.hidden) == set()
+
+
+def test_a_trusts_female_count_cannot_be_found_from_its_region_and_the_other_trust() -> None:
+    # Region R with trusts T1, T2 (each with two units) by sex. T1's women are 3: hidden, with a
+    # second cell of T1's row (T1's men). Table by table, R's women (3 + 20) less T2's shown women
+    # (20) gives T1's 3; linked, a second trust's female cell is hidden too.
+    tree = {"R": ["T1", "T2"], "T1": ["U1", "U2"], "T2": ["U3", "U4"]}
+    leaves = {"U1": {"female": Cell(None, 1), "male": Cell(None, 10)},
+              "U2": {"female": Cell(None, 2), "male": Cell(None, 12)},
+              "U3": {"female": Cell(None, 9), "male": Cell(None, 14)},
+              "U4": {"female": Cell(None, 11), "male": Cell(None, 16)}}
+    linked = cube(tree, leaves)
+    region_female, t2_female = linked.cells[("R", "female")].denominator, linked.cells[("T2", "female")].denominator
+    assert region_female - t2_female == 3 == linked.cells[("T1", "female")].denominator
+    result = suppress_linked(linked)
+    assert ("T1", "female") in result.hidden and ("T2", "female") in result.hidden
+    assert not result.cells[("R", "female")].suppressed
+    assert pinned(linked, result) == set()
+
+
+def test_hidden_zeros_are_not_pinned_by_non_negativity() -> None:
+    # Unknown sex is 0 everywhere: every such cell is small, and the audit must leave room for each
+    # hidden zero to go up (a positive cell beside it going down), not only a linear freedom.
+    tree = {"R": ["T1", "T2", "T3"]}
+    leaves = {t: {"female": Cell(3, 20), "male": Cell(8, 25), "unknown": Cell(0, 0)} for t in ("T1", "T2", "T3")}
+    linked = cube(tree, leaves)
+    result = suppress_linked(linked)
+    assert {("T1", "unknown"), ("R", "unknown")} <= result.hidden
+    assert pinned(linked, result) == set()
+
+
+def test_running_again_with_the_hidden_cells_changes_nothing() -> None:
+    tree = {"R": ["T1", "T2"], "T1": ["U1", "U2"], "T2": ["U3", "U4"]}
+    leaves = {u: {"a": Cell(None, 2 + i), "b": Cell(None, 10 + i), "c": Cell(None, 7 * i)}
+              for i, u in enumerate(["U1", "U2", "U3", "U4"])}
+    linked = cube(tree, leaves)
+    first = suppress_linked(linked)
+    assert suppress_linked(linked, also_hide=first.hidden) == first
+
+
+@pytest.mark.parametrize(("cells", "relations", "message"), [
+    ({"p": Cell(None, 5), "a": Cell(None, 4)}, [LinkedRelation("p", ("a",))], "add up to 4"),
+    ({"p": Cell(None, 5)}, [LinkedRelation("p", ("x",))], "unknown cells"),
+    ({"p": Cell(None, 5), "a": Cell(1, 5)}, [LinkedRelation("p", ("a",))], "mixes"),
+    ({"p": Cell(None, 5), "a": Cell(None, 5)}, [LinkedRelation("p", ("a", "a"))], "distinct"),
+])
+def test_malformed_linked_cells_are_refused_with_the_reason(cells, relations, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TableError, match=message):
+        LinkedCells(cells, relations)
+
+
+def test_also_hide_must_name_known_cells() -> None:
+    linked = LinkedCells({"p": Cell(None, 10), "a": Cell(None, 10)}, [LinkedRelation("p", ("a",))])
+    with pytest.raises(TableError, match="zzz"):
+        suppress_linked(linked, also_hide={"zzz"})
+
+
+# ---------------------------------------------------------------------------
+# Random cubes: geography of depth 2-3 x 2-4 categories
+
+
+@st.composite
+def cubes(draw: st.DrawFn) -> LinkedCells:
+    proportion = draw(st.booleans())
+    categories = [f"k{i}" for i in range(draw(st.integers(2, 4)))]
+    depth = draw(st.integers(2, 3))
+    tree: dict[str, list[str]] = {}
+    leaves: dict[str, dict[str, Cell]] = {}
+    names = iter(f"g{i}" for i in range(1000))
+
+    def node(level: int) -> str:
+        name = next(names)
+        if level < depth and (level == 0 or draw(st.booleans())):
+            tree[name] = [node(level + 1) for _ in range(draw(st.integers(1, 3)))]
+        else:
+            values = {}
+            for category in categories:
+                n = draw(st.integers(0, 12))
+                values[category] = Cell(n, n + draw(st.integers(0, 12))) if proportion else Cell(None, n)
+            leaves[name] = values
+        return name
+
+    root = node(0)
+    tree = {root: tree.pop(root), **tree}
+    return cube(tree, leaves)
+
+
+@settings(max_examples=150, deadline=None)
+@given(linked=cubes(), threshold=st.integers(1, 6), protect_complement=st.booleans())
+def test_rules_hold_and_nothing_small_is_shown(linked: LinkedCells, threshold: int,
+                                              protect_complement: bool) -> None:
+    result = suppress_linked(linked, threshold, protect_complement=protect_complement)
+    for relation in linked.relations:
+        members = (relation.parent, *relation.children)
+        assert sum(1 for key in members if result.cells[key].suppressed) != 1, members
+    for key, cell in result.cells.items():
+        raw = linked.cells[key]
+        if cell.suppressed:
+            assert (cell.numerator, cell.denominator, cell.rate) == (None, None, None)
+            continue
+        assert cell.denominator == raw.denominator >= threshold
+        if raw.numerator is not None:
+            assert cell.numerator == raw.numerator >= threshold
+            if protect_complement:
+                assert raw.denominator - raw.numerator >= threshold
+    assert suppress_linked(linked, threshold, protect_complement=protect_complement,
+                           also_hide=result.hidden) == result
+
+
+@settings(max_examples=150, deadline=None)
+@given(linked=cubes(), threshold=st.integers(1, 6))
+def test_no_hidden_count_is_pinned_by_the_shown_ones(linked: LinkedCells, threshold: int) -> None:
+    result = suppress_linked(linked, threshold)
+    assert pinned(linked, result) == set()
+    # The audit agrees with the LP on the published pattern.
+    assert determined_cells(linked, result.hidden) == set()
+
+
+@settings(max_examples=100, deadline=None)
+@given(linked=cubes(), data=st.data())
+def test_the_audit_finds_exactly_what_the_lp_pins_in_any_pattern(linked: LinkedCells, data: st.DataObject) -> None:
+    # Any hidden pattern, not only the suppression's: the audit and the independent LP agree.
+    keys = list(linked.cells)
+    hidden = set(data.draw(st.sets(st.sampled_from(keys), max_size=len(keys))))
+    assert determined_cells(linked, hidden) == pinned(linked, pattern(linked, hidden))
+
+
+def test_a_component_beyond_max_component_is_refused_not_audited() -> None:
+    units, categories = ["u1", "u2", "u3"], ["a", "b"]
+    linked = cube({"country": units}, {u: {c: Cell(None, 2) for c in categories} for u in units})
+    with pytest.raises(AuditTooLarge, match="at most 3"):
+        suppress_linked(linked, max_component=3)
+    assert suppress_linked(linked, max_component=100).hidden
