@@ -82,6 +82,7 @@ DuckDB; no Python loop touches persons.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import logging
 import threading
@@ -1181,6 +1182,12 @@ class Register:
     region_of_trust: dict[str, str]
     class_of_municipality: dict[str, str]
 
+    def fingerprint(self) -> str:
+        """The same for the same registers, in every process (a stored pattern is of these registers)."""
+        content = repr([sorted(self.trust_of_unit.items()), sorted(self.region_of_trust.items()),
+                        sorted(self.class_of_municipality.items())])
+        return hashlib.sha256(content.encode()).hexdigest()[:16]
+
 
 def load_register() -> Register:
     """The unit -> trust -> region and municipality -> centrality class registers, in one query."""
@@ -1527,9 +1534,11 @@ def linked_patterns(period: Period | str, indicator_ids: Iterable[str] | None = 
                     max_age: dt.timedelta = SNAPSHOT_MAX_AGE) -> dict[str, LinkedPattern]:
     """The national linked pattern of each (available, suppressed) indicator for the period.
 
-    Reads the stored national results stratified by LINKED_STRATIFIERS (computing and storing
-    them when missing) and the registers (one query); the suppression itself is remembered per
-    stored result, so pages of one period share it.
+    Reads the stored national results stratified by LINKED_STRATIFIERS and CUBES (computing and
+    storing them when missing) and the registers (one query). A pattern is remembered in the
+    process and stored with the national result it was worked out from (the cubes' exact audit
+    takes seconds at a national scale): every worker and page of the period shares it, and it
+    goes when the result does.
     """
     the_period = parse_period(period)
     selected = [d.id for d in _selected(indicator_ids) if d.needs_suppression]
@@ -1537,22 +1546,75 @@ def linked_patterns(period: Period | str, indicator_ids: Iterable[str] | None = 
         return {}
     results = evaluate(the_period, NATIONAL, (*LINKED_STRATIFIERS, *CUBES), selected, cached=True, max_age=max_age)
     register = load_register()
-    fingerprint = hash((tuple(sorted(register.trust_of_unit.items())), tuple(sorted(register.region_of_trust.items())),
-                        tuple(sorted(register.class_of_municipality.items()))))
+    stored_key = f"{threshold}:{register.fingerprint()}"
     patterns = {}
+    missing = []
     for result in results:
         if not result.available:
             continue
-        key = (result.indicator_id, the_period.text, threshold, result.computed_at, fingerprint)
+        key = (result.indicator_id, the_period.text, stored_key, result.computed_at)
         pattern = _PATTERN_MEMO.get(key) if result.computed_at is not None else None
         if pattern is None:
+            missing.append(result)
+        else:
+            patterns[result.indicator_id] = pattern
+    stored = _stored_patterns(missing, the_period)
+    to_store = []
+    for result in missing:
+        row = stored.get(result.indicator_id)
+        data = row[1].get(stored_key) if row is not None else None
+        if data is not None:
+            pattern = _pattern_from_json(result, register, data)
+        else:
             pattern = linked_pattern(result, register, threshold)
-            if result.computed_at is not None:
-                if len(_PATTERN_MEMO) >= _PATTERN_MEMO_SIZE:
-                    _PATTERN_MEMO.clear()
-                _PATTERN_MEMO[key] = pattern
+            if row is not None:
+                to_store.append((row, _pattern_json(pattern)))
+        if result.computed_at is not None:
+            if len(_PATTERN_MEMO) >= _PATTERN_MEMO_SIZE:
+                _PATTERN_MEMO.clear()
+            _PATTERN_MEMO[(result.indicator_id, the_period.text, stored_key, result.computed_at)] = pattern
         patterns[result.indicator_id] = pattern
+    _store_patterns(to_store, stored_key)
     return patterns
+
+
+def _stored_patterns(results: list[IndicatorResult], period: Period) -> dict[str, tuple[int, dict[str, Any]]]:
+    """The stored national results' rows (pk, their patterns) that the results were read from or stored as."""
+    from helhet.indicators.models import IndicatorSnapshot
+
+    when = {r.indicator_id: r.computed_at for r in results if r.computed_at is not None}
+    if not when:
+        return {}
+    rows = IndicatorSnapshot.objects.filter(indicator_id__in=list(when), period=period.text, scope=str(NATIONAL),
+                                            computed_at__in=set(when.values())).values_list(
+        "pk", "indicator_id", "computed_at", "patterns")
+    return {indicator_id: (pk, patterns or {}) for pk, indicator_id, computed_at, patterns in rows
+            if when[indicator_id] == computed_at}
+
+
+def _store_patterns(found: list[tuple[tuple[int, dict[str, Any]], dict[str, Any]]], stored_key: str) -> None:
+    from helhet.indicators.models import IndicatorSnapshot
+
+    if found:  # (another worker may store the same pattern meanwhile: the same content)
+        IndicatorSnapshot.objects.bulk_update(
+            [IndicatorSnapshot(pk=pk, patterns={**patterns, stored_key: data}) for (pk, patterns), data in found],
+            ["patterns"])
+
+
+def _pattern_json(pattern: LinkedPattern) -> dict[str, Any]:
+    """What the suppression decided (the rest of a pattern is its result and the registers)."""
+    return {"hidden": sorted(pattern.hidden), "hidden_units": sorted(pattern.hidden_units),
+            "cubes": sorted(pattern.cubes), "cube_hidden": sorted(map(list, pattern.cube_hidden)),
+            "cube_nodes": sorted(map(list, pattern.cube_nodes))}
+
+
+def _pattern_from_json(result: IndicatorResult, register: Register, data: dict[str, Any]) -> LinkedPattern:
+    hierarchy, parent = _linked_hierarchy(result, register)
+    return LinkedPattern(dict(hierarchy.cells), parent, frozenset(data["hidden"]), register,
+                         hidden_units=frozenset(data["hidden_units"]), cubes=frozenset(data["cubes"]),
+                         cube_hidden=frozenset(tuple(key) for key in data["cube_hidden"]),
+                         cube_nodes=frozenset(tuple(key) for key in data["cube_nodes"]),
+                         computed_at=result.computed_at)
 
 
 def publish_result(result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD,

@@ -25,6 +25,9 @@ class IndicatorSnapshot(models.Model):
     computed_at = models.DateTimeField()  # when the computation began (the data are as of then)
     generation = models.BigIntegerField(default=0)  # IndicatorCacheState.generation when computed
     result = models.JSONField()  # available, reason, numerator, denominator, value, strata
+    # A national result's linked suppression patterns, worked out from it (engine.linked_patterns), by
+    # "threshold:register fingerprint": computed once for every worker, and gone with the result.
+    patterns = models.JSONField(default=dict)
 
     class Meta:
         constraints = [

@@ -56,8 +56,9 @@ def scopes_of(level: str) -> list[engine.Scope]:
 
 def warm(*, periods: Sequence[Period], levels: Sequence[str] = (),
          progress: Callable[[WarmedStep], None] | None = None) -> list[WarmedStep]:
-    """Compute and store the country by every stratifier for each period, and each scope of ``levels``
-    by every stratifier for the last (the chosen) period. Returns what was done, step by step."""
+    """Compute and store the country by every stratifier for each period, with its linked suppression
+    patterns, and each scope of ``levels`` by every stratifier for the last (the chosen) period.
+    Returns what was done, step by step."""
     from helhet.indicators.models import IndicatorSnapshot
 
     plan = [(period, engine.NATIONAL) for period in periods]
@@ -70,6 +71,8 @@ def warm(*, periods: Sequence[Period], levels: Sequence[str] = (),
         # The country also by the cubes the linked suppression reads (engine.linked_patterns).
         by = (*STRATIFIERS, *engine.CUBES) if scope == engine.NATIONAL else STRATIFIERS
         results = engine.evaluate(period, scope, by=by, cached=True, max_age=dt.timedelta(0))
+        if scope == engine.NATIONAL:  # and the linked suppression worked out from them, stored with them
+            engine.linked_patterns(period)
         step = WarmedStep(period, scope, len(results), time.perf_counter() - began, time.process_time() - cpu)
         steps.append(step)
         if progress is not None:

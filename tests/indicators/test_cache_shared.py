@@ -271,8 +271,14 @@ def test_warm_up_leaves_nothing_to_compute_but_what_national_tables_cannot_give(
     assert [(p, s) for p, s, _ids in computations] == [(p, "national") for p in periods]
     assert f"warmed {len(periods)} evaluations" in out.getvalue()
     computations.clear()
+    monkeypatch.setattr(engine, "_PATTERN_MEMO", {})  # a worker started after the warm-up
+    worked_out: list[str] = []
+    work_out = engine.linked_pattern
+    monkeypatch.setattr(engine, "linked_pattern", lambda result, *args: worked_out.append(result.indicator_id)
+                        or work_out(result, *args))
 
     content = Worker("a", monkeypatch).get(world["client"], world["url"])
+    assert worked_out == []  # the linked suppression patterns were stored by the warm-up
     assert "7 / 12" in row_html(content, REJECTION)
     # Unit, trust and region totals came from the national tables by team, trust and region; only
     # indicators with a breakdown of their total (5a) need a computation of the scope itself.

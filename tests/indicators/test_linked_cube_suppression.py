@@ -23,7 +23,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from helhet.indicators import engine
-from helhet.organisations.models import HealthTrust, UnitKind
+from helhet.indicators.models import IndicatorSnapshot
+from helhet.organisations.models import HealthTrust, ServiceUnit, UnitKind
 from helhet.pathways.models import Referral
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +168,30 @@ def test_beyond_the_audit_limit_the_cube_is_not_linked_and_that_is_logged(trust_
     b = one(engine.Scope("unit", "dps-b"), "sex")
     assert not row(b, "sex", "female").suppressed
     assert "cubes not linked" in caplog.text
+
+
+def test_a_pattern_is_worked_out_once_for_every_worker_and_goes_with_its_result(trust_by_sex, builders, monkeypatch):
+    """Stored with the national result: another worker (an empty process memo) reads it back, the same."""
+    [worked_out] = engine.linked_patterns(PERIOD, [REJECTION]).values()
+    assert worked_out.cubes >= {"sex"} and worked_out.cube_hidden
+    monkeypatch.setattr(engine, "_PATTERN_MEMO", {})
+
+    def must_not_compute(*args, **kwargs):
+        raise AssertionError("a stored pattern was worked out again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(engine, "linked_pattern", must_not_compute)
+        [read_back] = engine.linked_patterns(PERIOD, [REJECTION]).values()
+    assert read_back == worked_out
+    # Another threshold is another pattern; a new national result (new data) starts without one.
+    engine.linked_patterns(PERIOD, [REJECTION], threshold=3)
+    [stored] = IndicatorSnapshot.objects.filter(indicator_id=REJECTION, period=PERIOD, scope="national").values_list(
+        "patterns", flat=True)
+    assert sorted(key.split(":")[0] for key in stored) == ["3", "5"]
+    refer(builders, ServiceUnit.objects.get(code="dps-a"), 1, 1)
+    monkeypatch.setattr(engine, "_PATTERN_MEMO", {})
+    [fresh] = engine.linked_patterns(PERIOD, [REJECTION], max_age=dt.timedelta(0)).values()
+    assert fresh.computed_at != worked_out.computed_at
+    [stored] = IndicatorSnapshot.objects.filter(indicator_id=REJECTION, period=PERIOD, scope="national").values_list(
+        "patterns", flat=True)
+    assert list(stored) == [f"5:{engine.load_register().fingerprint()}"]
