@@ -72,6 +72,9 @@ from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from typing import TypeVar
+
+_Key = TypeVar("_Key", bound=Hashable)
 
 # shared/domain/indicators.md, "Publishing rules": default threshold, configurable.
 DEFAULT_THRESHOLD = 5
@@ -569,6 +572,17 @@ def _cheapest_cycle_path(
 # a root (the national total) is hidden only when nothing else can protect its child.
 
 
+def _check_relation(cells: Mapping[_Key, Cell], parent: _Key, children: Sequence[_Key]) -> None:
+    """A relation names known, distinct cells, at least one child, and its children add up to its parent."""
+    keys = (parent, *children)
+    missing = [key for key in keys if key not in cells]
+    if missing:
+        raise TableError(f"relation of {parent!r} names unknown cells: {', '.join(map(repr, missing))}")
+    if not children or len(set(keys)) != len(keys):
+        raise TableError(f"relation of {parent!r} needs distinct children, and at least one")
+    _check_sum([cells[c] for c in children], cells[parent], f"children of {parent!r}")
+
+
 @dataclass(frozen=True)
 class Relation:
     """``parent`` = the sum of ``children`` (list a residual child for items in no other child)."""
@@ -596,19 +610,12 @@ class Hierarchy:
             _check_kinds(list(self.cells.values()), "hierarchy")
         parent_of: dict[str, str] = {}
         for relation in self.relations:
-            names = (relation.parent, *relation.children)
-            missing = [name for name in names if name not in self.cells]
-            if missing:
-                raise TableError(f"relation of {relation.parent!r} names unknown cells: {', '.join(missing)}")
-            if not relation.children or len(set(names)) != len(names):
-                raise TableError(f"relation of {relation.parent!r} needs distinct children, and at least one")
+            _check_relation(self.cells, relation.parent, relation.children)
             for child in relation.children:
                 if child in parent_of:
                     raise TableError(f"cell {child!r} is a child of both {parent_of[child]!r} and "
                                      f"{relation.parent!r}")
                 parent_of[child] = relation.parent
-            _check_sum([self.cells[c] for c in relation.children], self.cells[relation.parent],
-                       f"children of {relation.parent!r}")
         for start in parent_of:
             seen = {start}
             node = start
@@ -767,15 +774,7 @@ class LinkedCells:
         if self.cells:
             _check_kinds(list(self.cells.values()), "linked cells")
         for relation in self.relations:
-            keys = (relation.parent, *relation.children)
-            missing = [key for key in keys if key not in self.cells]
-            if missing:
-                raise TableError(f"relation of {relation.parent!r} names unknown cells: "
-                                 f"{', '.join(map(repr, missing))}")
-            if not relation.children or len(set(keys)) != len(keys):
-                raise TableError(f"relation of {relation.parent!r} needs distinct children, and at least one")
-            _check_sum([self.cells[c] for c in relation.children], self.cells[relation.parent],
-                       f"children of {relation.parent!r}")
+            _check_relation(self.cells, relation.parent, relation.children)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import re
 import statistics
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 from django.utils import translation
@@ -38,13 +37,6 @@ GAS = "rop-10b-gas-t-score"
 HIDDEN_REASONS = {"no_right", "wrong_unit", "insufficient", "substance_first", "mental_first", "unknown"}
 GOALS = [((1, -2), (1, -1)), ((1, -1), (2, 0)), ((2, 0), (1, 0)), ((1, 1), (3, 0)), ((1, 2), (1, 1)),
          ((3, -1), (1, 2)), ((1, 0), (2, 2))]
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

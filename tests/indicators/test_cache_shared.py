@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
 from django.test import Client
@@ -34,13 +33,6 @@ pytestmark = pytest.mark.django_db
 PERIOD = "2025"
 REJECTION = "rop-05a-referral-rejection"
 TODAY = dt.date(2026, 3, 1)
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 class Worker:

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from openpyxl import load_workbook
 
@@ -18,13 +17,6 @@ from helhet.organisations.models import HealthTrust, UnitKind
 from helhet.pathways.models import Referral
 
 REJECTION = "rop-05a-referral-rejection"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

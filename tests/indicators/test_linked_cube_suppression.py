@@ -19,7 +19,6 @@ import io
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
 from helhet.indicators import engine
@@ -31,13 +30,6 @@ pytestmark = pytest.mark.django_db
 REJECTION = "rop-05a-referral-rejection"
 PERIOD = "2025"
 DAY = dt.date(2025, 5, 2)
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def refer(builders, unit, count: int, rejected: int, *, sex: str = "female", reasons: list[str] | None = None) -> None:

@@ -14,7 +14,6 @@ import io
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
@@ -27,13 +26,6 @@ from helhet.pathways.models import Referral
 pytestmark = pytest.mark.django_db
 REJECTION = "rop-05a-referral-rejection"
 PERIOD = "2025"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def refer(builders, unit, count: int, rejected: int, *, municipality: str = "0301") -> None:

@@ -6,7 +6,6 @@ import datetime as dt
 import io
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from pypdf import PdfReader
 
@@ -15,13 +14,6 @@ from helhet.indicators import engine
 from helhet.indicators.report import render_report
 from helhet.organisations.models import HealthTrust, UnitKind
 from helhet.pathways.models import Referral
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

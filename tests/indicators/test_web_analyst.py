@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from helhet.accounts.models import Role
@@ -14,13 +13,6 @@ from helhet.pathways.models import Referral
 
 PERIOD = "2025"
 REJECTION = "rop-05a-referral-rejection"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

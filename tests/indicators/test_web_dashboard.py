@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from helhet.accounts.models import Role
@@ -15,13 +14,6 @@ from helhet.pathways.models import Referral
 
 PERIOD = "2025"
 REJECTION = "rop-05a-referral-rejection"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def refer(builders, person, unit, *, status, received=dt.date(2025, 3, 3), days=7):
