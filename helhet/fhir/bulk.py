@@ -34,6 +34,7 @@ import gc
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -356,6 +357,12 @@ def first_identifier(resource: dict[str, Any]) -> str:
             return str(identifier["value"])[:64]
     rid = resource.get("id")
     return str(rid)[:64] if rid else ""
+
+
+def record_key(resource: dict[str, Any]) -> str:
+    """The identifier a record is stored under: its exchange identifier (`first_identifier`), else a new one (a
+    resource that names none is a new record every time it comes)."""
+    return first_identifier(resource) or str(uuid.uuid4())
 
 
 def validate_r4b(resource: dict[str, Any], model: Any) -> None:

@@ -25,7 +25,7 @@ import datetime as dt
 import functools
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -50,10 +50,10 @@ from helhet.fhir.bulk import (
     any_of,
     coding_code,
     extension_value,
-    first_identifier,
     insert_rows,
     invalid_resource,
     parse_date,
+    record_key,
     unit_code,
     unit_reference,
     validate_r4b,
@@ -128,6 +128,16 @@ def refused_as(where: str = "") -> Iterator[None]:
         yield
     except PathwayError as exc:
         raise Rejected(f"{where}: {exc.message}" if where else exc.message, code="business-rule") from None
+
+
+def each_row(rows: list[Row], where: str, rule: Callable[[Row], None]) -> None:
+    """A pathway rule applied to each row of a batch: a refusal rejects that row alone."""
+    for row in rows:
+        try:
+            with refused_as(where):
+                rule(row)
+        except Rejected as exc:
+            row.item.reject(exc)
 
 
 def not_future(day: dt.date | None, where: str, ictx: ImportContext) -> None:
@@ -467,7 +477,7 @@ class EpisodeOfCareHandler(PathwayHandler):
         if end is not None and end > ictx.today and status in (EpisodeStatus.FINISHED, EpisodeStatus.CANCELLED):
             raise Rejected(f"a {status} episode cannot end in the future ({end.isoformat()})", code="value")
         in_order(start, end, "EpisodeOfCare.period.end is before its start")
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), adopt_unit=unit.pk,
+        return Row(item=item, pid=pid, key=record_key(resource), adopt_unit=unit.pk,
                    fields={"unit_id": unit.pk, "status": status, "start_date": start, "end_date": end})
 
 
@@ -587,7 +597,7 @@ class ServiceRequestHandler(PathwayHandler):
                 rules.check_choice(pathway, PathwayType, None, "pakkeforløp type (ServiceRequest.code)")
             rules.check_decisions(status=status, pathway_type=pathway, assessed_date=assessed, decisions=decisions,
                                   today=ictx.today)
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields={
+        return Row(item=item, pid=pid, key=record_key(resource), fields={
             "from_unit_id": from_unit_id, "from_description": from_description, "to_unit_id": to_unit.pk,
             "status": status, "sent_date": sent, "received_date": received, "assessed_date": assessed,
             "rejection_reason": reason, "rejection_note": note, "pathway_type": pathway},
@@ -690,7 +700,7 @@ class ContactPart(PathwayHandler):
             ref = ictx.local_reference(episodes[0], "EpisodeOfCare", "Encounter.episodeOfCare")
             if ref is not None:
                 refs["episode_id"] = ref
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields=fields, refs=refs,
+        return Row(item=item, pid=pid, key=record_key(resource), fields=fields, refs=refs,
                    extra={"unit": unit.code})
 
     def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
@@ -804,19 +814,15 @@ class GroupMeetingPart(TypedEncounterPart):
         assert ref is not None
         if ref[0] == "pk":
             ref = ("pk", ref[1].removeprefix(ResponsibilityGroupPart.id_prefix))
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), refs={"group_id": ref},
+        return Row(item=item, pid=pid, key=record_key(resource), refs={"group_id": ref},
                    fields={"held_on": day, "summary": str(extension_value(resource, "summary", "valueString") or "")
                            .strip()})
 
     def check(self, ictx: ImportContext, rows: list[Row], existing: dict[Any, Any]) -> None:
         established = dict(ResponsibilityGroup.objects.filter(
             pk__in={row.fields["group_id"] for row in rows}).values_list("pk", "established_on"))
-        for row in rows:
-            try:
-                with refused_as("Encounter.period.start"):
-                    rules.check_meeting(row.fields["held_on"], established.get(row.fields["group_id"]))
-            except Rejected as exc:
-                row.item.reject(exc)
+        each_row(rows, "Encounter.period.start", lambda row: rules.check_meeting(
+            row.fields["held_on"], established.get(row.fields["group_id"])))
 
 
 class NextOfKinPart(TypedEncounterPart):
@@ -850,7 +856,7 @@ class NextOfKinPart(TypedEncounterPart):
         provider = resource.get("serviceProvider")
         unit_id = ictx.unit(unit_code(provider, "Encounter.serviceProvider"), "Encounter.serviceProvider").pk \
             if provider else None
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), fields={
+        return Row(item=item, pid=pid, key=record_key(resource), fields={
             "contact_date": day, "relation": relation, "unit_id": unit_id,
             "note": _text(extension_value(resource, "note", "valueString"), 300)})
 
@@ -860,14 +866,12 @@ class NextOfKinPart(TypedEncounterPart):
         withdrawn consent since (an export of ours carries today's consent with last year's contacts)."""
         consent = dict(Person.objects.filter(pk__in={row.person.pk for row in rows if row.person}).values_list(
             "pk", "consent_next_of_kin"))
-        for row in rows:
+
+        def given(row: Row) -> bool:
             assert row.person is not None
-            given = consent.get(row.person.pk, False) or not ictx.api or row.key in existing
-            try:
-                with refused_as("Encounter.participant"):
-                    rules.check_next_of_kin(given, row.fields["relation"])
-            except Rejected as exc:
-                row.item.reject(exc)
+            return consent.get(row.person.pk, False) or not ictx.api or row.key in existing
+
+        each_row(rows, "Encounter.participant", lambda row: rules.check_next_of_kin(given(row), row.fields["relation"]))
 
 
 class EvaluationPart(TypedEncounterPart):
@@ -903,7 +907,7 @@ class EvaluationPart(TypedEncounterPart):
             ref = ictx.local_reference(episodes[0], "EpisodeOfCare", "Encounter.episodeOfCare")
             if ref is not None:
                 refs["episode_id"] = ref
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()), refs=refs, fields={
+        return Row(item=item, pid=pid, key=record_key(resource), refs=refs, fields={
             "evaluated_on": day, "benefit": benefit, "episode_id": None,
             "status_note": _text(extension_value(resource, "status-note", "valueString"), 300),
             "further_needs": _text(extension_value(resource, "further-needs", "valueString"), 300),
@@ -913,13 +917,8 @@ class EvaluationPart(TypedEncounterPart):
         starts = dict(EpisodeOfCare.objects.filter(
             pk__in={row.fields["episode_id"] for row in rows if row.fields["episode_id"]}).values_list(
             "pk", "start_date"))
-        for row in rows:
-            try:
-                with refused_as("Encounter.period.start"):
-                    rules.check_evaluation(row.fields["evaluated_on"], row.fields["benefit"],
-                                           starts.get(row.fields["episode_id"]))
-            except Rejected as exc:
-                row.item.reject(exc)
+        each_row(rows, "Encounter.period.start", lambda row: rules.check_evaluation(
+            row.fields["evaluated_on"], row.fields["benefit"], starts.get(row.fields["episode_id"])))
 
 
 # CarePlan (individual plan) ------------------------------------------------------------------------------
@@ -970,7 +969,7 @@ class CarePlanHandler(PathwayHandler):
         not_future(day, "CarePlan.created", ictx)
         author = resource.get("author")
         unit_id = ictx.unit(unit_code(author, "CarePlan.author"), "CarePlan.author").pk if author else None
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()),
+        return Row(item=item, pid=pid, key=record_key(resource),
                    fields={"status": status, "status_date": day, "responsible_unit_id": unit_id})
 
 
@@ -1022,7 +1021,7 @@ class ResponsibilityGroupPart(PathwayHandler):
             roles = participant.get("role") or [{}]
             unit = ((participant.get("onBehalfOf") or {}).get("identifier") or {}).get("value")
             members.append({"name": name[:150], "role": str(roles[0].get("text") or "")[:100], "unit": unit or ""})
-        return Row(item=item, pid=pid, key=first_identifier(resource) or str(uuid.uuid4()),
+        return Row(item=item, pid=pid, key=record_key(resource),
                    fields={"established_on": established, "members": members})
 
 
