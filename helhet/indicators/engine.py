@@ -36,13 +36,16 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
     The same, after small-cell and complementary suppression (suppression.py) of the
     total and of every stratification table: callers that publish never see a small
     cell. Quartiles come only with a shown figure; a breakdown is a one-way table with the
-    published numerator as its total, hidden whole when the numerator is (``publish_breakdown``). Linked across levels: what the indicator's national pattern for the period
+    published numerator as its total, hidden whole when the numerator is (``publish_breakdown``).
+    Linked across levels: what the indicator's national pattern for the period
     (``linked_patterns``: country > region > trust > unit, country > centrality >
     municipality; and the cubes of those by sex, age band, immigrant background and 5a's reasons)
     hides is hidden in every table and on every dashboard that shows it, so a unit hidden on its
-    own page cannot be found from its trust's total, nor a unit's women from its trust's. With ``cached``
-    the pattern comes from stored national results of the same ``max_age`` (computed again
-    when they disagree with the scope's); without, it is computed with the results.
+    own page cannot be found from its trust's total, nor a unit's women from its trust's (for
+    indicators whose cubes stay within CUBE_AUDIT_LIMIT; beyond it those tables are suppressed
+    one by one). With ``cached`` the pattern is the one stored with the national results of the
+    same ``max_age``; when it and a stored result of the scope disagree, the older of the two is
+    computed again. Without ``cached`` it is computed with the results.
     Team-counting indicators (fidelity) are not about persons and are not suppressed.
 
 ``persons_behind(user, indicator_id, period, scope, which="numerator") -> list[Person]``
