@@ -68,11 +68,11 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 _Key = TypeVar("_Key", bound=Hashable)
 
@@ -631,6 +631,80 @@ class Hierarchy:
         return frozenset(name for name in self.cells if name not in children)
 
 
+def _first_hidden(cells: Mapping[_Key, Cell], threshold: int, protect_complement: bool,
+                  also_hide: Collection[_Key]) -> dict[_Key, SuppressionReason]:
+    """The cells hidden before any relation is looked at: the small ones, and those ``also_hide`` names."""
+    hidden: dict[_Key, SuppressionReason] = {}
+    for key, cell in cells.items():
+        reason = _small_reason(cell, threshold, protect_complement)
+        if reason is None and key in also_hide:
+            reason = SuppressionReason.COMPLEMENTARY
+        if reason is not None:
+            hidden[key] = reason
+    return hidden
+
+
+def _touching(relations: Sequence[Relation | LinkedRelation]) -> dict[Any, list[int]]:
+    """For each cell, the relations it is in (their indexes), in order."""
+    touching: dict[Any, list[int]] = {}
+    for index, relation in enumerate(relations):
+        for key in (relation.parent, *relation.children):
+            touching.setdefault(key, []).append(index)
+    return touching
+
+
+class _RulesAB(Generic[_Key]):
+    """Rules A and B (above) in every relation, hiding cells in ``hidden`` (complementary) until they hold.
+
+    Among a relation's shown children the one ``rank`` puts first is hidden; the parent only when no child
+    is shown. A relation is looked at again whenever one of its cells is hidden."""
+
+    def __init__(self, cells: Mapping[_Key, Cell], relations: Sequence[Relation | LinkedRelation],
+                 hidden: dict[_Key, SuppressionReason], threshold: int, protect_complement: bool,
+                 rank: Callable[[_Key], Any]) -> None:
+        self.cells, self.relations, self.hidden = cells, relations, hidden
+        self.threshold, self.protect_complement, self.rank = threshold, protect_complement, rank
+        self.touching = _touching(relations)
+        self.pending = deque(range(len(relations)))
+        self.queued = set(self.pending)
+
+    def hide(self, key: _Key) -> None:
+        self.hidden[key] = SuppressionReason.COMPLEMENTARY
+        for other in self.touching[key]:
+            self._queue(other)
+
+    def hold(self) -> None:
+        """Rules A and B to a fixed point over the relations queued."""
+        while self.pending:
+            index = self.pending.popleft()
+            self.queued.discard(index)
+            add = self._needed(self.relations[index])
+            if add is not None:
+                self._queue(index)
+                self.hide(add)
+
+    def _queue(self, index: int) -> None:
+        if index not in self.queued:
+            self.queued.add(index)
+            self.pending.append(index)
+
+    def _needed(self, relation: Relation | LinkedRelation) -> _Key | None:
+        """The next cell to hide for the relation to satisfy rules A and B, if any."""
+        hidden = self.hidden
+        parent, children = cast(_Key, relation.parent), cast(tuple[_Key, ...], relation.children)
+        hidden_children = [c for c in children if c in hidden]
+        shown_children = [c for c in children if c not in hidden]
+        count = len(hidden_children) + (parent in hidden)
+        if count == 0:
+            return None
+        if count == 1:
+            return min(shown_children, key=self.rank) if shown_children else parent
+        if shown_children and hidden_children and not _sums_protected(
+                [self.cells[c] for c in hidden_children], self.threshold, self.protect_complement):
+            return min(shown_children, key=self.rank)
+        return None
+
+
 @dataclass(frozen=True)
 class PublishedHierarchy:
     cells: dict[str, PublishedCell]
@@ -654,50 +728,10 @@ def suppress_hierarchy(
     unknown = set(also_hide) - set(cells)
     if unknown:
         raise TableError(f"also_hide names cells not in the hierarchy: {', '.join(sorted(unknown))}")
-    hidden: dict[str, SuppressionReason] = {}
-    for name, cell in cells.items():
-        reason = _small_reason(cell, threshold, protect_complement)
-        if reason is None and name in also_hide:
-            reason = SuppressionReason.COMPLEMENTARY
-        if reason is not None:
-            hidden[name] = reason
-
-    relations = hierarchy.relations
-    touching: dict[str, list[int]] = {}
-    for index, relation in enumerate(relations):
-        for name in (relation.parent, *relation.children):
-            touching.setdefault(name, []).append(index)
-
-    def smallest(names: Iterable[str]) -> str:
-        return min(names, key=lambda n: (cells[n].denominator, cells[n].numerator or 0, n))
-
-    def needed(relation: Relation) -> str | None:
-        """The next cell to hide for the relation to satisfy rules A and B, if any."""
-        hidden_children = [c for c in relation.children if c in hidden]
-        shown_children = [c for c in relation.children if c not in hidden]
-        count = len(hidden_children) + (relation.parent in hidden)
-        if count == 0:
-            return None
-        if count == 1:
-            return smallest(shown_children) if shown_children else relation.parent
-        if shown_children and hidden_children and not _sums_protected(
-                [cells[c] for c in hidden_children], threshold, protect_complement):
-            return smallest(shown_children)
-        return None
-
-    pending = deque(range(len(relations)))
-    queued = set(pending)
-    while pending:
-        index = pending.popleft()
-        queued.discard(index)
-        add = needed(relations[index])
-        if add is None:
-            continue
-        hidden[add] = SuppressionReason.COMPLEMENTARY
-        for other in [index, *touching[add]]:
-            if other not in queued:
-                queued.add(other)
-                pending.append(other)
+    hidden = _first_hidden(cells, threshold, protect_complement, also_hide)
+    rules = _RulesAB(cells, hierarchy.relations, hidden, threshold, protect_complement,
+                     rank=lambda n: (cells[n].denominator, cells[n].numerator or 0, n))
+    rules.hold()
 
     return PublishedHierarchy(
         cells={name: PublishedCell.hidden(hidden[name]) if name in hidden else PublishedCell.shown(cell)
@@ -810,52 +844,19 @@ def suppress_linked(
         raise TableError(f"also_hide names cells not in the linked cells: {', '.join(map(repr, unknown))}")
     order = {key: index for index, key in enumerate(cells)}
     late = set(last)
-    hidden: dict[Hashable, SuppressionReason] = {}
-    for key, cell in cells.items():
-        reason = _small_reason(cell, threshold, protect_complement)
-        if reason is None and key in also_hide:
-            reason = SuppressionReason.COMPLEMENTARY
-        if reason is not None:
-            hidden[key] = reason
+    hidden = _first_hidden(cells, threshold, protect_complement, also_hide)
     relations = linked.relations
-    touching: dict[Hashable, list[int]] = {}
-    for index, relation in enumerate(relations):
-        for key in (relation.parent, *relation.children):
-            touching.setdefault(key, []).append(index)
 
     def rank(key: Hashable) -> tuple[bool, int, int, int]:
         return (key in late, cells[key].denominator, cells[key].numerator or 0, order[key])
 
-    def needed(relation: LinkedRelation) -> Hashable | None:
-        hidden_children = [c for c in relation.children if c in hidden]
-        shown_children = [c for c in relation.children if c not in hidden]
-        count = len(hidden_children) + (relation.parent in hidden)
-        if count == 0:
-            return None
-        if count == 1:
-            return min(shown_children, key=rank) if shown_children else relation.parent
-        if shown_children and hidden_children and not _sums_protected(
-                [cells[c] for c in hidden_children], threshold, protect_complement):
-            return min(shown_children, key=rank)
-        return None
-
-    pending = deque(range(len(relations)))
-    queued = set(pending)
+    rules = _RulesAB(cells, relations, hidden, threshold, protect_complement, rank=rank)
+    touching = rules.touching
     # Audits by component: one with the same hidden cells has the same relations with the same
     # hidden members (a cell hidden next to it would have joined it), so the same answer.
     audited: dict[frozenset[Hashable], set[Hashable]] = {}
     while True:
-        while pending:  # rules A and B to a fixed point
-            index = pending.popleft()
-            queued.discard(index)
-            add = needed(relations[index])
-            if add is None:
-                continue
-            hidden[add] = SuppressionReason.COMPLEMENTARY
-            for other in [index, *touching[add]]:
-                if other not in queued:
-                    queued.add(other)
-                    pending.append(other)
+        rules.hold()
         determined = _determined_cells(cells, relations, touching, set(hidden), order, max_component, audited)
         if not determined:
             break
@@ -874,12 +875,8 @@ def suppress_linked(
             if not near:
                 continue  # every cell of every relation round it hidden already: nothing left to hide
             add = min(near, key=rank)
-            hidden[add] = SuppressionReason.COMPLEMENTARY
+            rules.hide(add)
             added.add(add)
-            for other in touching[add]:
-                if other not in queued:
-                    queued.add(other)
-                    pending.append(other)
         if not added:
             break
 
@@ -893,10 +890,7 @@ def suppress_linked(
 def determined_cells(linked: LinkedCells, hidden: Collection[Hashable]) -> set[Hashable]:
     """Every hidden cell whose count the shown cells and the relations determine (the audit of
     ``suppress_linked``: linear algebra, negative counts excluded), for any pattern."""
-    touching: dict[Hashable, list[int]] = {}
-    for index, relation in enumerate(linked.relations):
-        for key in (relation.parent, *relation.children):
-            touching.setdefault(key, []).append(index)
+    touching = _touching(linked.relations)
     found: set[Hashable] = set()
     for component in _components(linked.relations, touching, set(hidden), list(linked.cells)):
         found |= _determined_in(linked.cells, linked.relations, touching, component)
