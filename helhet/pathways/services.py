@@ -121,13 +121,14 @@ def usable_unit(unit: ServiceUnit | None, code: object, field: str | None) -> Se
 
 
 @functools.cache
-def _choice_values(choices: type[models.Choices]) -> frozenset[str]:
-    # Choices.values rebuilds its list (with the translated labels) on every access; the import asks per row.
+def choice_values(choices: type[models.Choices]) -> frozenset[str]:
+    """The codes of a choices class, made once: ``Choices.values`` rebuilds its list (with the translated labels)
+    on every access, and the imports ask per row."""
     return frozenset(choices.values)
 
 
 def check_choice(value: str, choices: type[models.Choices], field: str | None, what: str | StrPromise) -> None:
-    if value not in _choice_values(choices):
+    if value not in choice_values(choices):
         raise PathwayError(_("Unknown %(what)s %(value)r.") % {"what": what, "value": value}, field)
 
 

@@ -16,13 +16,12 @@ audited, with nothing written.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Choices, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import translation
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.goal import Goal as FhirGoal
@@ -33,6 +32,7 @@ from helhet.accounts.models import Role, User
 from helhet.fhir.errors import FhirError, Issue, invalid, not_found
 from helhet.fhir.registry import FhirContext, ResourceHandler, SearchResult, paginate, register
 from helhet.pathways.models import IndividualPlan
+from helhet.pathways.services import choice_values
 from helhet.persons.fhir_resources import PSEUDONYM_SYSTEM
 from helhet.persons.models import Person
 from helhet.recovery import gas, services
@@ -488,12 +488,6 @@ def _import_actor(user: User | None) -> User:
     return user if user is not None else User(username="system:import", role=Role.CLINICIAN)
 
 
-@functools.cache
-def _codes_of(choices: type[Choices]) -> tuple[str, ...]:
-    """The codes of a choices class, in order (`Choices.values` builds a new list, with the labels, each time)."""
-    return tuple(choices.values)
-
-
 def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
     from helhet.fhir.bulk import Rejected, first_identifier, invalid_resource, parse_date
 
@@ -505,9 +499,9 @@ def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
     if not key:
         raise invalid_resource("a recovery plan needs an identifier, so that importing it again finds it")
     status = resource.get("status")
-    if status not in _codes_of(PlanStatus):
+    if status not in choice_values(PlanStatus):
         raise Rejected(f"CarePlan.status {status!r} is not supported for a recovery plan; use one of "
-                       f"{', '.join(_codes_of(PlanStatus))}", code="value")
+                       f"{', '.join(PlanStatus.values)}", code="value")
     created = parse_date(resource.get("created") or (resource.get("period") or {}).get("start"), "CarePlan.created")
     if created > ictx.today:
         raise Rejected(f"CarePlan.created ({created.isoformat()}) is in the future", code="value")
@@ -525,7 +519,7 @@ def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
         extra = {"by_person": bool(goal.get("expressedBy")),
                  "proposal": _extension_value(goal.get("extension") or [], EXT_PROPOSAL, "valueCode") or "",
                  "created": goal.get("startDate") or ""}
-        if extra["proposal"] not in _codes_of(Proposal):
+        if extra["proposal"] not in choice_values(Proposal):
             raise Rejected(f"Goal proposal {extra['proposal']!r} is not supported", code="value")
         row.goals.append((str(goal.get("id") or ""), {"data": data, **extra}))
     goals = {local for local, _goal in row.goals}
@@ -551,7 +545,7 @@ def _parse_exchange(ictx: Any, item: Any) -> _PlanRow:
             except gas.GasError as exc:
                 raise Rejected(f"gas-review rating: {exc}", code="value") from None
         proposal = _extension_value(nested, "proposal", "valueCode") or ""
-        if proposal not in _codes_of(Proposal):
+        if proposal not in choice_values(Proposal):
             raise Rejected(f"gas-review proposal {proposal!r} is not supported", code="value")
         row.reviews.append({"day": day, "self_rating": bool(_extension_value(nested, "self-rating", "valueBoolean")),
                             "proposal": proposal, "note": str(_extension_value(nested, "note", "valueString") or ""),
