@@ -42,8 +42,8 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
     municipality; and the cubes of those by sex, age band, immigrant background and 5a's reasons)
     hides is hidden in every table and on every dashboard that shows it, so a unit hidden on its
     own page cannot be found from its trust's total, nor a unit's women from its trust's (for
-    indicators whose cubes stay within CUBE_AUDIT_LIMIT; beyond it those tables are suppressed
-    one by one). With ``cached`` the pattern is the one stored with the national results of the
+    cubes within CUBE_AUDIT_LIMIT, every indicator's at 100,000 synthetic persons; beyond it
+    those tables are suppressed one by one). With ``cached`` the pattern is the one stored with the national results of the
     same ``max_age``; when it and a stored result of the scope disagree, the older of the two is
     computed again. Without ``cached`` it is computed with the results.
     Team-counting indicators (fidelity) are not about persons and are not suppressed.
@@ -154,9 +154,11 @@ CUBE_STRATIFIERS = ("sex", "age", "immigrant")
 CUBE_BREAKDOWN = "cube:breakdown"
 CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN)
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
-# The exact audit of a cube (suppression.suppress_linked) grows with the cube of its largest component
-# of hidden cells; beyond this many the cube is not linked (logged). See "Suppression linked across levels".
-CUBE_AUDIT_LIMIT = 400
+# The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
+# cells; beyond this many the cube is not linked (logged). At 100,000 synthetic persons the largest is
+# 2,476 (0.07 CPU-s to audit); the number of units and categories, not of persons, bounds it. See "Suppression
+# linked across levels".
+CUBE_AUDIT_LIMIT = 10_000
 # Indicators whose rules share a population are computed together (one statement per population);
 # False computes each alone (the reference the equivalence test compares with).
 SHARE_POPULATIONS = True
@@ -1150,11 +1152,12 @@ def forget_snapshots() -> int:
 # Every table of the country, a region, a trust or a unit (of a trust) by sex, age band or
 # immigrant background, and every such scope's reasons table, hides what that pattern hides; the
 # audit makes sure no hidden count is determined by all those tables together (a trust's women
-# less its other units' shown women), negative counts excluded. When the largest component of
-# hidden cells exceeds CUBE_AUDIT_LIMIT cells (often so nationally: at 100,000 synthetic persons,
-# 30 of 41 indicators, most units being small), the exact audit would take minutes, so that
-# indicator's cubes are not linked (logged) and its tables by these stratifiers are suppressed
-# one by one, as before: the leak remains there.
+# less its other units' shown women), negative counts excluded. Most units being small, the
+# hidden cells form large components (up to 2,476 cells at 100,000 synthetic persons; the audit
+# of all 41 indicators' cubes takes 3-10 CPU-s per period, once, in ``helhet indicators
+# warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, that indicator's cubes are
+# not linked (logged) and its tables by these stratifiers are suppressed one by one: the leak
+# would remain there.
 #
 # What nests (Strata in the module docstring): country > region > trust > the trust's own units
 # and a residual (the trust's items in no unit of its own: no unit, or a municipal service,
@@ -1172,6 +1175,9 @@ def forget_snapshots() -> int:
 # dashboard follows its row in the country's by-team table as published.
 
 LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
+# Raised whenever the suppression can hide differently for the same counts (a stored pattern of another
+# version is worked out again): 2 is the sparse exact audit, which links every indicator's cubes.
+PATTERN_VERSION = 2
 NATION_NODE = "national"
 _PATTERN_MEMO: dict[tuple[Any, ...], LinkedPattern] = {}
 _PATTERN_MEMO_SIZE = 4096
@@ -1549,7 +1555,7 @@ def linked_patterns(period: Period | str, indicator_ids: Iterable[str] | None = 
         return {}
     results = evaluate(the_period, NATIONAL, (*LINKED_STRATIFIERS, *CUBES), selected, cached=True, max_age=max_age)
     register = load_register()
-    stored_key = f"{threshold}:{register.fingerprint()}"
+    stored_key = pattern_key(threshold, register)
     patterns = {}
     missing = []
     for result in results:
@@ -1579,6 +1585,12 @@ def linked_patterns(period: Period | str, indicator_ids: Iterable[str] | None = 
         patterns[result.indicator_id] = pattern
     _store_patterns(to_store, stored_key)
     return patterns
+
+
+def pattern_key(threshold: int, register: Register) -> str:
+    """The key a stored pattern is kept under: the suppression's version (PATTERN_VERSION), the threshold and
+    the registers it was worked out with; a pattern stored under another key is worked out again."""
+    return f"v{PATTERN_VERSION}:{threshold}:{register.fingerprint()}"
 
 
 def _stored_patterns(results: list[IndicatorResult], period: Period) -> dict[str, tuple[int, dict[str, Any]]]:

@@ -179,11 +179,28 @@ def test_a_pattern_is_worked_out_once_for_every_worker_and_goes_with_its_result(
     engine.linked_patterns(PERIOD, [REJECTION], threshold=3)
     [stored] = IndicatorSnapshot.objects.filter(indicator_id=REJECTION, period=PERIOD, scope="national").values_list(
         "patterns", flat=True)
-    assert sorted(key.split(":")[0] for key in stored) == ["3", "5"]
+    register = engine.load_register()
+    assert sorted(stored) == sorted(engine.pattern_key(threshold, register) for threshold in (3, 5))
     refer(builders, ServiceUnit.objects.get(code="dps-a"), 1, 1)
     monkeypatch.setattr(engine, "_PATTERN_MEMO", {})
     [fresh] = engine.linked_patterns(PERIOD, [REJECTION], max_age=dt.timedelta(0)).values()
     assert fresh.computed_at != worked_out.computed_at
     [stored] = IndicatorSnapshot.objects.filter(indicator_id=REJECTION, period=PERIOD, scope="national").values_list(
         "patterns", flat=True)
-    assert list(stored) == [f"5:{engine.load_register().fingerprint()}"]
+    assert list(stored) == [engine.pattern_key(5, engine.load_register())]
+
+
+def test_a_pattern_stored_by_another_version_of_the_suppression_is_worked_out_again(trust_by_sex, monkeypatch):
+    # After an upgrade that hides differently, the stored patterns are not read back (PATTERN_VERSION).
+    [worked_out] = engine.linked_patterns(PERIOD, [REJECTION]).values()
+    snapshot = IndicatorSnapshot.objects.get(indicator_id=REJECTION, period=PERIOD, scope="national")
+    [(key, data)] = snapshot.patterns.items()
+    monkeypatch.setattr(engine, "PATTERN_VERSION", engine.PATTERN_VERSION + 1)
+    monkeypatch.setattr(engine, "_PATTERN_MEMO", {})
+    computed = []
+    original = engine.linked_pattern
+    monkeypatch.setattr(engine, "linked_pattern", lambda *args: computed.append(args) or original(*args))
+    [again] = engine.linked_patterns(PERIOD, [REJECTION]).values()
+    assert len(computed) == 1 and again == worked_out
+    snapshot.refresh_from_db()
+    assert snapshot.patterns[key] == data and engine.pattern_key(5, engine.load_register()) in snapshot.patterns

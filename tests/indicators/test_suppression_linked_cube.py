@@ -11,6 +11,7 @@ non-negative counts allow.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +26,7 @@ from helhet.indicators.suppression import (
     PublishedLinked,
     SuppressionReason,
     TableError,
+    _simplex_minimise,
     _sums_protected,
     determined_cells,
     suppress_linked,
@@ -156,6 +158,22 @@ def test_hidden_zeros_are_not_pinned_by_non_negativity() -> None:
     assert pinned(linked, result) == set()
 
 
+def test_a_cell_determined_by_its_numerators_still_bounds_the_complements() -> None:
+    # Unit u2's complements (persons without the event) are 0 in both categories and in its total.
+    # The numerators pin its two categories; the complements, all zero, then pin its total: more
+    # in u2's total means more in a category, less in another unit's, and those are zeros too.
+    # An earlier audit dropped cells the numerators had settled from the complements' zeros,
+    # let them go negative there, and missed u2's total.
+    leaves = {"u0": {"k0": Cell(2, 2), "k1": Cell(1, 1)}, "u1": {"k0": Cell(0, 0), "k1": Cell(0, 1)},
+              "u2": {"k0": Cell(0, 0), "k1": Cell(1, 1)}}
+    linked = cube({"country": ["u0", "u1", "u2"]}, leaves)
+    hidden: set[Hashable] = {("u0", "k1"), ("u0", TOTAL), ("u1", "k0"), ("u1", TOTAL), ("u2", "k0"), ("u2", "k1"),
+                             ("u2", TOTAL)}
+    found = determined_cells(linked, hidden)
+    assert ("u2", TOTAL) in found
+    assert found == pinned(linked, pattern(linked, hidden))
+
+
 def test_running_again_with_the_hidden_cells_changes_nothing() -> None:
     tree = {"R": ["T1", "T2"], "T1": ["U1", "U2"], "T2": ["U3", "U4"]}
     leaves = {u: {"a": Cell(None, 2 + i), "b": Cell(None, 10 + i), "c": Cell(None, 7 * i)}
@@ -258,3 +276,55 @@ def test_a_component_beyond_max_component_is_refused_not_audited() -> None:
     with pytest.raises(AuditTooLarge, match="at most 3"):
         suppress_linked(linked, max_component=3)
     assert suppress_linked(linked, max_component=100).hidden
+
+
+# ---------------------------------------------------------------------------
+# Random overlapping sums: not a cube. Sums of any sets of leaves, each linked to its leaves and to
+# the sums it contains; the audit's elimination then meets pivots other than 1 and -1 and fractions.
+
+
+@st.composite
+def overlapping_sums(draw: st.DrawFn) -> LinkedCells:
+    proportion = draw(st.booleans())
+    count = draw(st.integers(3, 8))
+    leaves: dict[Hashable, Cell] = {}
+    for i in range(count):
+        n = draw(st.integers(0, 9))
+        leaves[f"l{i}"] = Cell(n, n + draw(st.integers(0, 9))) if proportion else Cell(None, n)
+    cells = dict(leaves)
+    sums: dict[str, frozenset[str]] = {}
+    for i in range(draw(st.integers(1, 5))):
+        members = frozenset(draw(st.sets(st.sampled_from(sorted(map(str, leaves))), min_size=2)))
+        if members not in sums.values():
+            sums[f"s{i}"] = members
+            parts = [leaves[m] for m in members]
+            cells[f"s{i}"] = Cell(None if not proportion else sum(p.numerator or 0 for p in parts),
+                                  sum(p.denominator for p in parts))
+    relations = [LinkedRelation(name, tuple(sorted(members))) for name, members in sums.items()]
+    relations += [LinkedRelation(big, (small, *sorted(sums[big] - sums[small])))
+                  for big in sums for small in sums if sums[small] < sums[big] and draw(st.booleans())]
+    return LinkedCells(cells, relations)
+
+
+@settings(max_examples=150, deadline=None)
+@given(linked=overlapping_sums(), data=st.data())
+def test_overlapping_sums_the_audit_finds_exactly_what_the_lp_pins(linked: LinkedCells, data: st.DataObject) -> None:
+    keys = list(linked.cells)
+    hidden = set(data.draw(st.sets(st.sampled_from(keys), max_size=len(keys))))
+    assert determined_cells(linked, hidden) == pinned(linked, pattern(linked, hidden))
+    published = suppress_linked(linked, data.draw(st.integers(1, 6)))
+    assert pinned(linked, published) == set()
+
+
+def test_the_audits_simplex_leaves_a_cycle_of_degenerate_pivots() -> None:
+    # Beale's example: with the most negative reduced cost entering, the simplex method cycles through
+    # six bases for ever; the audit's simplex turns to Bland's rule when pivots stall, and ends at the optimum.
+    q = Fraction
+    rows = [{0: q(1, 4), 1: q(-8), 2: q(-1), 3: q(9), 4: q(1)},
+            {0: q(1, 2), 1: q(-12), 2: q(-1, 2), 3: q(3), 5: q(1)},
+            {2: q(1), 6: q(1)}]
+    rhs: list[int | Fraction] = [0, 0, 1]
+    basis = [4, 5, 6]
+    _simplex_minimise(rows, rhs, basis, {0: q(-3, 4), 1: q(20), 2: q(-1, 2), 3: q(6)})
+    x = {b: rhs[i] for i, b in enumerate(basis)}
+    assert -q(3, 4) * x.get(0, 0) + 20 * x.get(1, 0) - q(1, 2) * x.get(2, 0) + 6 * x.get(3, 0) == q(-5, 4)
