@@ -156,7 +156,7 @@ CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN)
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
 # cells; beyond this many the cube is not linked (logged). At 100,000 synthetic persons the largest is
-# 2,476 (0.07 CPU-s to audit); the number of units and categories, not of persons, bounds it. See "Suppression
+# 1,863 (0.05 CPU-s to audit); the number of units and categories, not of persons, bounds it. See "Suppression
 # linked across levels".
 CUBE_AUDIT_LIMIT = 10_000
 # Indicators whose rules share a population are computed together (one statement per population);
@@ -1149,12 +1149,14 @@ def forget_snapshots() -> int:
 # relations with the nested counts above: (node, category) = the sum over the node's children, and
 # the node = the sum over its categories; the reasons form a second system whose totals are the
 # nodes' numerators (a node hidden in one is hidden in the other, repeated until they agree).
+# A stratum without items has no row in its table, so readers know it is 0: such cells are
+# constants, left out of the cubes (a reason, which the reasons table always lists, stays in).
 # Every table of the country, a region, a trust or a unit (of a trust) by sex, age band or
 # immigrant background, and every such scope's reasons table, hides what that pattern hides; the
 # audit makes sure no hidden count is determined by all those tables together (a trust's women
 # less its other units' shown women), negative counts excluded. Most units being small, the
-# hidden cells form large components (up to 2,476 cells at 100,000 synthetic persons; the audit
-# of all 41 indicators' cubes takes 3-10 CPU-s per period, once, in ``helhet indicators
+# hidden cells form large components (up to 1,863 cells at 100,000 synthetic persons; the audit
+# of all 41 indicators' cubes takes 1-20 CPU-s per period, once, in ``helhet indicators
 # warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, that indicator's cubes are
 # not linked (logged) and its tables by these stratifiers are suppressed one by one: the leak
 # would remain there.
@@ -1450,14 +1452,21 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
             return False
         cells[total_key] = expected
         totals.append(total_key)
-        relations.append(LinkedRelation(total_key, tuple((node, name, c) for c in order)))
-        relations.extend(LinkedRelation((node, name, c), tuple((child, name, c) for child in below))
-                         for c in order if below)
+        relations.append(LinkedRelation(total_key, tuple(k for k in ((node, name, c) for c in order) if not known(k))))
+        relations.extend(LinkedRelation((node, name, c), tuple(k for k in ((child, name, c) for child in below)
+                                                               if not known(k)))
+                         for c in order if below and not known((node, name, c)))
         return True
+
+    def known(key: Hashable) -> bool:
+        """An empty stratum: its scope's table has no row for it (``_result``), so a reader knows it
+        is 0. It is a constant, not a hidden count, and the audit leaves it out (a reason, though, is
+        a row of the reasons table even when 0)."""
+        return not breakdown and cells[key].denominator == 0
 
     if not order or not fill(NATION_NODE):
         return None
-    return cells, relations, totals
+    return {key: cell for key, cell in cells.items() if not known(key)}, relations, totals
 
 
 def _sum_cell(parts: Sequence[Cell]) -> Cell:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Hashable
 
 import pytest
 from django.core.management import call_command
 
 from helhet.indicators import engine
 from helhet.indicators.models import IndicatorSnapshot
+from helhet.indicators.suppression import Cell, LinkedCells, LinkedRelation, determined_cells
 from helhet.organisations.models import HealthTrust, ServiceUnit, UnitKind
 from helhet.pathways.models import Referral
 
@@ -204,3 +206,36 @@ def test_a_pattern_stored_by_another_version_of_the_suppression_is_worked_out_ag
     assert len(computed) == 1 and again == worked_out
     snapshot.refresh_from_db()
     assert snapshot.patterns[key] == data and engine.pattern_key(5, engine.load_register()) in snapshot.patterns
+
+
+def test_an_empty_stratum_is_a_known_0_and_protects_nothing(builders):
+    # A table has no row for a stratum without referrals, so a reader knows it is 0. The trust's
+    # units: A (men 2/3 rejected, unknown sex 1/1), B (women 6/10, unknown 0/2), C (men 3/8). Had the
+    # audit let A's, B's and C's empty rows move, it would show the trust's total, B's total and
+    # the trust's men: A's unknown = the trust less B's total, less the trust's men, = 1 of 1.
+    trust = HealthTrust.objects.select_related("region").order_by("code").first()
+    units = {code: builders.make_unit(UnitKind.DPS, code=code, trust=trust) for code in ("dps-a", "dps-b", "dps-c")}
+    refer(builders, units["dps-a"], 3, 2, sex="male")
+    refer(builders, units["dps-a"], 1, 1, sex="unknown")
+    refer(builders, units["dps-b"], 10, 6, sex="female")
+    refer(builders, units["dps-b"], 2, 0, sex="unknown")
+    refer(builders, units["dps-c"], 8, 3, sex="male")
+    scopes = [engine.Scope("trust", trust.code), *(engine.Scope("unit", code) for code in units)]
+    cells: dict[Hashable, Cell] = {}
+    relations: list[LinkedRelation] = []
+    hidden: set[Hashable] = set()
+    for scope in scopes:
+        [raw] = engine.evaluate(PERIOD, scope, by="sex", indicator_ids=[REJECTION])
+        published = one(scope, "sex")
+        cells[scope.code] = Cell(raw.numerator, raw.denominator)
+        hidden |= {scope.code} if published.total.suppressed else set()
+        for stratum in raw.strata["sex"]:  # (the rows there are)
+            cells[(scope.code, stratum.key)] = Cell(stratum.numerator, stratum.denominator)
+            hidden |= {(scope.code, stratum.key)} if row(published, "sex", stratum.key).suppressed else set()
+        relations.append(LinkedRelation(scope.code, tuple(key for key in cells if key[:1] == (scope.code,)
+                                                           and isinstance(key, tuple))))
+    relations.append(LinkedRelation(trust.code, tuple(units)))
+    for sex in ("female", "male", "unknown"):
+        relations.append(LinkedRelation((trust.code, sex), tuple((code, sex) for code in units if (code, sex) in cells)))
+    assert ("dps-a", "unknown") in hidden
+    assert determined_cells(LinkedCells(cells, relations), hidden) == set()

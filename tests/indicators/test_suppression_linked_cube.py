@@ -319,12 +319,9 @@ def test_overlapping_sums_the_audit_finds_exactly_what_the_lp_pins(linked: Linke
 def test_the_audits_simplex_leaves_a_cycle_of_degenerate_pivots() -> None:
     # Beale's example: with the most negative reduced cost entering, the simplex method cycles through
     # six bases for ever; the audit's simplex turns to Bland's rule when pivots stall, and ends at the optimum.
-    q = Fraction
-    rows = [{0: q(1, 4), 1: q(-8), 2: q(-1), 3: q(9), 4: q(1)},
-            {0: q(1, 2), 1: q(-12), 2: q(-1, 2), 3: q(3), 5: q(1)},
-            {2: q(1), 6: q(1)}]
-    rhs: list[int | Fraction] = [0, 0, 1]
-    basis = [4, 5, 6]
-    _simplex_minimise(rows, rhs, basis, {0: q(-3, 4), 1: q(20), 2: q(-1, 2), 3: q(6)})
-    x = {b: rhs[i] for i, b in enumerate(basis)}
-    assert -q(3, 4) * x.get(0, 0) + 20 * x.get(1, 0) - q(1, 2) * x.get(2, 0) + 6 * x.get(3, 0) == q(-5, 4)
+    # In integers (rows scaled by 4 and 2, the cost by 4): a basic value is rhs / its coefficient.
+    rows = [{0: 1, 1: -32, 2: -4, 3: 36, 4: 4}, {0: 1, 1: -24, 2: -1, 3: 6, 5: 2}, {2: 1, 6: 1}]
+    rhs, basis = [0, 0, 1], [4, 5, 6]
+    _simplex_minimise(rows, rhs, basis, {0: -3, 1: 80, 2: -2, 3: 24})
+    x = {b: Fraction(rhs[i], rows[i][b]) for i, b in enumerate(basis)}
+    assert -3 * x.get(0, 0) + 80 * x.get(1, 0) - 2 * x.get(2, 0) + 24 * x.get(3, 0) == -5  # -5/4, scaled
