@@ -1016,8 +1016,8 @@ def _eliminate(rows: Sequence[Sparse], last: Collection[int]) -> tuple[Echelon, 
     """Gaussian elimination in exact integers, sparse: the echelon rows, each with its pivot column
     (which no later row has), and the rows left with columns in ``last`` only (pivots are taken
     among the other columns). Each step takes the row with the fewest such columns (the first of
-    them), and in it a column with value 1 or -1 and in the fewest rows (little fill-in, no fractions); a row combined
-    with a pivot of another size is divided by the gcd of its values."""
+    them), and in it a column with value 1 or -1 and in the fewest rows (little fill-in, no
+    fractions); a row combined with a pivot of another size is divided by the gcd of its values."""
     active = {i: dict(row) for i, row in enumerate(rows)}
     rows_of: dict[int, set[int]] = {}
     for i, row in active.items():
@@ -1039,30 +1039,9 @@ def _eliminate(rows: Sequence[Sparse], last: Collection[int]) -> tuple[Echelon, 
         for j in top:
             rows_of[j].discard(taken)
         pivot = min((j for j in top if j not in last), key=lambda j: (abs(top[j]) != 1, len(rows_of[j]), j))
-        lead = top[pivot]
         for i in sorted(rows_of[pivot]):
             row = active[i]
-            factor = row[pivot]
-            if abs(lead) != 1:
-                common = gcd(lead, factor)
-                scale, factor = lead // common, factor // common
-                for j in row:
-                    row[j] *= scale
-            else:
-                factor *= lead  # row - (factor / lead) top, lead being 1 or -1
-            for j, value in top.items():
-                updated = row.get(j, 0) - factor * value
-                if updated:
-                    if j not in row:
-                        rows_of[j].add(i)
-                    row[j] = updated
-                else:
-                    del row[j]
-                    rows_of[j].discard(i)
-            divisor = reduce(gcd, row.values(), 0)
-            if divisor > 1:
-                for j in row:
-                    row[j] //= divisor
+            _combine(row, 0, top, 0, pivot, rows_of, i)
             sizes[i] = size(row)
             if sizes[i]:
                 heapq.heappush(queue, (sizes[i], i))
@@ -1249,11 +1228,12 @@ def _simplex_minimise(rows: list[dict[int, int]], rhs: list[int], basis: list[in
 def _combine(row: dict[int, int], value: int, pivot: dict[int, int], pivot_value: int, column: int,
              rows_with: dict[int, set[int]] | None = None, index: int = 0) -> int:
     """``row`` (with right-hand side ``value``) times the pivot's value at ``column`` less the pivot
-    row times the row's value there, so that the column is 0 in it, divided by the gcd; in place (and
-    in ``rows_with``). Returns the new right-hand side."""
+    row times the row's value there (each over their gcd), so that the column is 0 in it, divided by
+    the gcd of its values; in place (and in ``rows_with``). Returns the new right-hand side. With a
+    positive pivot value (the simplex's) the row keeps its sign."""
     lead, factor = pivot[column], row[column]
     common = gcd(lead, factor)
-    scale, factor = lead // common, factor // common  # (lead > 0: the row keeps its sign)
+    scale, factor = lead // common, factor // common
     if scale != 1:
         for j in row:
             row[j] *= scale
