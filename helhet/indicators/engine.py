@@ -43,9 +43,10 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
     hides is hidden in every table and on every dashboard that shows it, so a unit hidden on its
     own page cannot be found from its trust's total, nor a unit's women from its trust's (for
     cubes within CUBE_AUDIT_LIMIT, every indicator's at 100,000 synthetic persons; beyond it
-    those tables are suppressed one by one). With ``cached`` the pattern is the one stored with the national results of the
-    same ``max_age``; when it and a stored result of the scope disagree, the older of the two is
-    computed again. Without ``cached`` it is computed with the results.
+    those tables are suppressed one by one). With ``cached`` the pattern is the one stored
+    with the national results of the same ``max_age``; when it and a stored result of the
+    scope disagree, the older of the two is computed again. Without ``cached`` it is computed
+    with the results.
     Team-counting indicators (fidelity) are not about persons and are not suppressed.
 
 ``persons_behind(user, indicator_id, period, scope, which="numerator") -> list[Person]``
@@ -156,8 +157,8 @@ CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN)
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
 # cells; beyond this many the cube is not linked (logged). At 100,000 synthetic persons the largest is
-# 1,863 (0.05 CPU-s to audit); the number of units and categories, not of persons, bounds it. See "Suppression
-# linked across levels".
+# 1,863 (0.05 CPU-s to audit); the number of units and categories, not of persons, bounds it. See
+# "Suppression linked across levels".
 CUBE_AUDIT_LIMIT = 10_000
 # Indicators whose rules share a population are computed together (one statement per population);
 # False computes each alone (the reference the equivalence test compares with).
@@ -1178,7 +1179,8 @@ def forget_snapshots() -> int:
 
 LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
 # Raised whenever the suppression can hide differently for the same counts (a stored pattern of another
-# version is worked out again): 2 is the sparse exact audit, which links every indicator's cubes.
+# version is worked out again). 2: the sparse exact audit (every indicator's cubes linked), empty strata
+# known to be 0.
 PATTERN_VERSION = 2
 NATION_NODE = "national"
 _PATTERN_MEMO: dict[tuple[Any, ...], LinkedPattern] = {}
@@ -1452,9 +1454,8 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
             return False
         cells[total_key] = expected
         totals.append(total_key)
-        relations.append(LinkedRelation(total_key, tuple(k for k in ((node, name, c) for c in order) if not known(k))))
-        relations.extend(LinkedRelation((node, name, c), tuple(k for k in ((child, name, c) for child in below)
-                                                               if not known(k)))
+        relations.append(LinkedRelation(total_key, present((node, name, c) for c in order)))
+        relations.extend(LinkedRelation((node, name, c), present((child, name, c) for child in below))
                          for c in order if below and not known((node, name, c)))
         return True
 
@@ -1463,6 +1464,9 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
         is 0. It is a constant, not a hidden count, and the audit leaves it out (a reason, though, is
         a row of the reasons table even when 0)."""
         return not breakdown and cells[key].denominator == 0
+
+    def present(keys: Iterable[Hashable]) -> tuple[Hashable, ...]:
+        return tuple(key for key in keys if not known(key))
 
     if not order or not fill(NATION_NODE):
         return None
