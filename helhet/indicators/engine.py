@@ -1151,7 +1151,8 @@ def forget_snapshots() -> int:
 # the node = the sum over its categories; the reasons form a second system whose totals are the
 # nodes' numerators (a node hidden in one is hidden in the other, repeated until they agree).
 # A stratum without items has no row in its table, so readers know it is 0: such cells are
-# constants, left out of the cubes (a reason, which the reasons table always lists, stays in).
+# constants, left out of the cubes (a declared reason, which the reasons table always lists,
+# stays in; a code outside the definition is listed only where it counts something).
 # Every table of the country, a region, a trust or a unit (of a trust) by sex, age band or
 # immigrant background, and every such scope's reasons table, hides what that pattern hides; the
 # audit makes sure no hidden count is determined by all those tables together (a trust's women
@@ -1459,11 +1460,15 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
                          for c in order if below and not known((node, name, c)))
         return True
 
+    rule = breakdown_of(result.indicator) if breakdown else None
+    # The reasons always in the reasons table, and "" (the breakdown's total: the node's numerator).
+    listed = {"", UNKNOWN, *(str(code) for code, _label in rule[1].categories())} if rule is not None else set()
+
     def known(key: Hashable) -> bool:
         """An empty stratum: its scope's table has no row for it (``_result``), so a reader knows it
-        is 0. It is a constant, not a hidden count, and the audit leaves it out (a reason, though, is
-        a row of the reasons table even when 0)."""
-        return not breakdown and cells[key].denominator == 0
+        is 0. It is a constant, not a hidden count, and the audit leaves it out. The reasons table
+        lists its declared reasons and "unknown" even when 0 (``_breakdown_rows``): those stay in."""
+        return cells[key].denominator == 0 and not (isinstance(key, tuple) and key[2] in listed)
 
     def present(keys: Iterable[Hashable]) -> tuple[Hashable, ...]:
         return tuple(key for key in keys if not known(key))

@@ -239,3 +239,21 @@ def test_an_empty_stratum_is_a_known_0_and_protects_nothing(builders):
         relations.append(LinkedRelation((trust.code, sex), tuple((code, sex) for code in units if (code, sex) in cells)))
     assert ("dps-a", "unknown") in hidden
     assert determined_cells(LinkedCells(cells, relations), hidden) == set()
+
+
+def test_a_reason_outside_the_definition_is_a_known_0_where_it_has_no_row(builders):
+    # The reasons table lists the declared reasons and "unknown" even at 0, so there a 0 is a hidden count;
+    # a code outside the definition is a row only where it counts something, and elsewhere a known 0.
+    trust = HealthTrust.objects.select_related("region").order_by("code").first()
+    a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust)
+    b = builders.make_unit(UnitKind.DPS, code="dps-b", trust=trust)
+    refer(builders, a, 20, 10, reasons=["wrong_level"] * 7 + ["legacy_code"] * 3)
+    refer(builders, b, 30, 12, reasons=["wrong_level"] * 8 + ["other"] * 4)
+    assert "legacy_code" in reasons(one(engine.Scope("unit", "dps-a")))
+    assert "legacy_code" not in reasons(one(engine.Scope("unit", "dps-b")))
+    assert reasons(one(engine.Scope("unit", "dps-a")))["other"] is None  # a row, 0: hidden
+    pattern = engine.linked_patterns(PERIOD, [REJECTION])[REJECTION]
+    assert "breakdown" in pattern.cubes
+    assert ("team:dps-a", "breakdown", "legacy_code") in pattern.cube_hidden  # 3: small
+    assert ("team:dps-a", "breakdown", "other") in pattern.cube_hidden  # a hidden 0 the audit may move
+    assert ("team:dps-b", "breakdown", "legacy_code") not in pattern.cube_hidden  # no row: a known 0
