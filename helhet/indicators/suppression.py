@@ -1211,18 +1211,10 @@ def _simplex_minimise(rows: list[dict[int, int]], rhs: list[int], basis: list[in
         ratio, _b, leaving = min(candidates)
         stalled = stalled + 1 if ratio == 0 else 0
         pivot, pivot_rhs = rows[leaving], rhs[leaving]
-        lead = pivot[entering]
         for i in sorted(rows_with[entering] - {leaving}):
             rhs[i] = _combine(rows[i], rhs[i], pivot, pivot_rhs, entering, rows_with, i)
-        if entering in reduced:
-            _combine(reduced, 0, pivot, 0, entering)
+        _combine(reduced, 0, pivot, 0, entering)  # (the entering column's reduced cost is negative: there)
         basis[leaving] = entering
-        if lead != 1:
-            divisor = reduce(gcd, pivot.values(), pivot_rhs)
-            if divisor > 1:
-                for j in pivot:
-                    pivot[j] //= divisor
-                rhs[leaving] = pivot_rhs // divisor
 
 
 def _combine(row: dict[int, int], value: int, pivot: dict[int, int], pivot_value: int, column: int,
