@@ -39,9 +39,11 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
     published numerator as its total, hidden whole when the numerator is (``publish_breakdown``).
     Linked across levels: what the indicator's national pattern for the period
     (``linked_patterns``: country > region > trust > unit, country > centrality >
-    municipality; and the cubes of those by sex, age band, immigrant background and 5a's reasons)
-    hides is hidden in every table and on every dashboard that shows it, so a unit hidden on its
-    own page cannot be found from its trust's total, nor a unit's women from its trust's (for
+    municipality; and the cubes of the first by sex, age band, immigrant background, municipality
+    under centrality class, and 5a's reasons) hides is hidden in every table and on every
+    dashboard that shows it, so a unit hidden on its own page cannot be found from its trust's
+    total, nor a unit's women from its trust's, nor a trust's items in a municipality from the
+    country's there (for
     cubes within CUBE_AUDIT_LIMIT, every indicator's at 100,000 synthetic persons; beyond it
     those tables are suppressed one by one). With ``cached`` the pattern is the one stored
     with the national results of the same ``max_age``; when it and a stored result of the
@@ -91,7 +93,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -151,7 +153,7 @@ GROUPING_SETS_VENDORS = ("postgresql", "duckdb")  # aggregate all stratification
 # Internal stratifications for the linked suppression of cubes (see "Suppression linked across
 # levels"): the counts by trust x team x category, stratum key "trust|team|category". Never published
 # (``publish_result`` leaves them out); "cube:breakdown" counts the numerator by the breakdown's category.
-CUBE_STRATIFIERS = ("sex", "age", "immigrant")
+CUBE_STRATIFIERS = ("sex", "age", "immigrant", "municipality")
 CUBE_BREAKDOWN = "cube:breakdown"
 CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN)
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
@@ -1144,21 +1146,26 @@ def forget_snapshots() -> int:
 # (``evaluate(..., cached=True)``: one stored computation serves every page of the period).
 #
 # Cubes (suppression.suppress_linked): the same stored computation also counts the country by
-# trust x team x sex, age band, immigrant background and (5a) rejection reason (CUBES: one more
-# grouping set each, or one more UNION ALL part on SQLite; never published). From them the
-# region tree (country > region > trust > units + residual) x the categories is one system of
-# relations with the nested counts above: (node, category) = the sum over the node's children, and
-# the node = the sum over its categories; the reasons form a second system whose totals are the
-# nodes' numerators (a node hidden in one is hidden in the other, repeated until they agree).
+# trust x team x sex, age band, immigrant background, municipality and (5a) rejection reason
+# (CUBES: one more grouping set each, or one more UNION ALL part on SQLite; never published). From
+# them the region tree (country > region > trust > units + residual) x the categories is one
+# system of relations with the nested counts above: (node, category) = the sum over the node's
+# children, and the node = the sum over its categories; the reasons form a second system whose
+# totals are the nodes' numerators (a node hidden in one is hidden in the other, repeated until
+# they agree). The municipalities have their centrality classes as a level above them (node,
+# "centrality", class), and the country's cells there are the hierarchy's municipality and
+# centrality nodes: the region tree and the centrality tree are linked through them.
 # A stratum without items has no row in its table, so readers know it is 0: such cells are
 # constants, left out of the cubes (a declared reason, which the reasons table always lists,
 # stays in; a code outside the definition is listed only where it counts something).
-# Every table of the country, a region, a trust or a unit (of a trust) by sex, age band or
-# immigrant background, and every such scope's reasons table, hides what that pattern hides; the
-# audit makes sure no hidden count is determined by all those tables together (a trust's women
-# less its other units' shown women), negative counts excluded. Most units being small, the
-# hidden cells form large components (up to 1,863 cells at 100,000 synthetic persons; the audit
-# of all 41 indicators' cubes takes 1-20 CPU-s per period, once, in ``helhet indicators
+# Every table of the country, a region, a trust or a unit (of a trust) by sex, age band,
+# immigrant background, municipality or centrality class, every such scope's reasons table, and
+# every municipality's table by region, trust or team (the same cells seen from the other tree),
+# hides what that pattern hides; the audit makes sure no hidden count is determined by all those
+# tables together (a trust's women less its other units' shown women; the country's municipality
+# less the other trusts' rows there), negative counts excluded. Most units being small, the
+# hidden cells form large components (up to LARGEST cells at 100,000 synthetic persons; the
+# audit of all 41 indicators' cubes takes SPAN CPU-s per period, once, in ``helhet indicators
 # warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, that indicator's cubes are
 # not linked (logged) and its tables by these stratifiers are suppressed one by one: the leak
 # would remain there.
@@ -1167,22 +1174,24 @@ def forget_snapshots() -> int:
 # and a residual (the trust's items in no unit of its own: no unit, or a municipal service,
 # which has no trust; they form the "unknown" and municipal rows of the trust's by-team table);
 # items without a trust are the region (and trust) "unknown". Country > centrality class >
-# municipality (the class is the person's municipality's). Not linked, so per table only: a
-# municipality and a trust (the trust is the unit's, the municipality the person's), municipal
-# services and trusts or regions, stratifications by sex, age band and immigrant background of a
-# municipality, a centrality class or a municipal service, of indicators beyond CUBE_AUDIT_LIMIT
-# (above), any two of these stratifiers crossed (not published), and stratifications by region,
-# trust, team, municipality or centrality within a municipality or a unit. A scope whose total is hidden by
-# the pattern hides at least one stratum in each of its tables (they would add up to it). The
-# rows of a by-team table that are no unit of the scope's trusts add up to residuals: they are
-# all hidden unless that sum can be worked out anyway (``_residual_rows``). A municipal service's
-# dashboard follows its row in the country's by-team table as published.
+# municipality (the class is the person's municipality's); the municipality cube crosses the
+# two. Not linked, so per table only: municipal services and trusts or regions (a service's items
+# are split over its persons' catchment trusts, within their residuals), stratifications by sex,
+# age band and immigrant background of a municipality or a municipal service, stratifications of a
+# municipal service by municipality or centrality, of indicators beyond CUBE_AUDIT_LIMIT (above),
+# any two of sex, age band, immigrant background and municipality crossed (not published), and
+# stratifications by region, trust or team within a unit. A scope whose total is hidden by the
+# pattern hides at least one stratum in each of its tables (they would add up to it). The rows of
+# a by-team table that are no unit of the scope's trusts add up to residuals (in a municipality's,
+# the residuals' cells there): they are all hidden unless that sum can be worked out anyway
+# (``_residual_rows``). A municipal service's dashboard follows its row in the country's by-team
+# table as published.
 
 LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
 # Raised whenever the suppression can hide differently for the same counts (a stored pattern of another
 # version is worked out again). 2: the sparse exact audit (every indicator's cubes linked), empty strata
-# known to be 0.
-PATTERN_VERSION = 2
+# known to be 0. 3: the municipality cube; a determined cell freed by the nearest cell that frees it.
+PATTERN_VERSION = 3
 NATION_NODE = "national"
 _PATTERN_MEMO: dict[tuple[Any, ...], LinkedPattern] = {}
 _PATTERN_MEMO_SIZE = 4096
@@ -1295,6 +1304,8 @@ class LinkedPattern:
     def also_hide(self, scope: Scope, stratifier: str, rows: Sequence[Stratum], threshold: int) -> set[str]:
         """The strata of one of the scope's tables that the pattern hides (see ``_residual_rows``)."""
         in_cube = self.cube_also_hide(scope, stratifier, [row.key for row in rows])
+        if in_cube is None:
+            in_cube = self._across_municipality(scope, stratifier, rows, threshold)
         if in_cube is not None:
             return in_cube
         hidden = set()
@@ -1310,29 +1321,45 @@ class LinkedPattern:
             elif stratifier == "team" and scope.level in ("national", "region", "trust"):
                 residual.append(row)
         if residual:
-            hidden |= self._residual_rows(scope, residual, threshold)
+            within = self.scope_node(scope)
+            hidden |= _residual_rows(residual, threshold, within is not None and self._residual_derivable(
+                lambda node: self._within(node, within), lambda node: node in self.hidden, within in self.hidden))
         return hidden
 
-    def _residual_rows(self, scope: Scope, rows: Sequence[Stratum], threshold: int) -> set[str]:
-        """Hidden strata among the rows of a by-team table that are no unit of a trust in the scope.
+    def _residual_derivable(self, inside: Callable[[str], bool], hidden: Callable[[str], bool],
+                            scope_hidden: bool) -> bool:
+        """Whether the rows of a scope's by-team table that are no unit of a trust add up to a figure
+        a reader can work out: they count its residual nodes and items without a trust, which are
+        all shown, or the scope and all its units of a trust are shown. ``inside`` tells the
+        scope's nodes and ``hidden`` whether the pattern hides a node's part in the scope."""
+        parts = [n for n in self.values if inside(n) and (n.startswith("residual:") or n == f"region:{UNKNOWN}")]
+        units = [n for n in self.values if inside(n) and n.startswith("team:")]
+        return not any(map(hidden, parts)) or not (scope_hidden or any(map(hidden, units)))
 
-        Together they count the scope's residual nodes (and, nationally, the items without a
-        trust): all of them are hidden unless that sum is derivable anyway (each node shown, or
-        the scope and all its own units shown); then they are suppressed as a table of their own
-        with that sum as its total.
-        """
-        within = self.scope_node(scope)
-        if within is None:
-            return {row.key for row in rows}
-        parts = [n for n in self.values if (n.startswith("residual:") and self._within(n, within))
-                 or (within == NATION_NODE and n == f"region:{UNKNOWN}")]
-        units = [n for n in self.values if n.startswith("team:") and self._within(n, within)]
-        derivable = all(n not in self.hidden for n in parts) or (
-            within not in self.hidden and all(n not in self.hidden for n in units))
-        if not derivable:
-            return {row.key for row in rows}
-        table_ = Table.summed([(row.key, row.cell) for row in rows])
-        return set(suppress_small_cells(table_, threshold).hidden_strata)
+    def _across_municipality(self, scope: Scope, stratifier: str, rows: Sequence[Stratum],
+                             threshold: int) -> set[str] | None:
+        """The strata of a municipality's table by region, trust or team that the pattern hides: they
+        are cells of the municipality cube (the items of trust T in municipality M are (trust:T,
+        "municipality", M)), and the rows that are no unit of a trust are ``_residual_rows``. None
+        when that cube is not linked."""
+        if (scope.level != "municipality" or stratifier not in ("region", "trust", "team")
+                or "municipality" not in self.cubes or self.scope_node(scope) is None):
+            return None
+
+        def hidden_here(node: str) -> bool:
+            return (node, "municipality", scope.code) in self.cube_hidden
+
+        hidden, residual = set(), []
+        for row in rows:
+            node = self.stratum_node(stratifier, row.key)
+            if node is None and stratifier == "team":
+                residual.append(row)
+            elif node is None or (node, "municipality", "") not in self.cube_nodes or hidden_here(node):
+                hidden.add(row.key)  # (the cube has no such node only when the results are newer than it)
+        if residual:
+            hidden |= _residual_rows(residual, threshold, self._residual_derivable(
+                lambda node: True, hidden_here, self.scope_hidden(scope)))
+        return hidden
 
     def agrees_with(self, result: IndicatorResult) -> bool:
         """Whether a result's total is the pattern's count for its scope (both from the same data)."""
@@ -1342,6 +1369,15 @@ class LinkedPattern:
                                                and result.scope.code not in self.register.trust_of_unit)
         cell = self.values[node]
         return (cell.numerator, cell.denominator) == (result.numerator, result.denominator)
+
+
+def _residual_rows(rows: Sequence[Stratum], threshold: int, derivable: bool) -> set[str]:
+    """Hidden strata among the rows of a by-team table that are no unit of a trust in its scope:
+    all of them unless their sum is ``derivable`` anyway (``LinkedPattern._residual_derivable``);
+    then they are suppressed as a table of their own with that sum as its total."""
+    if not derivable:
+        return {row.key for row in rows}
+    return set(suppress_small_cells(Table.summed([(row.key, row.cell) for row in rows]), threshold).hidden_strata)
 
 
 def _linked_hierarchy(result: IndicatorResult, register: Register) -> tuple[Hierarchy, dict[str, str]]:
@@ -1409,7 +1445,12 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
     """The cube of the national result's ``cube:<name>`` counts over the region tree: cells
     (node, name, category), with the node itself as the total of its categories, or for the breakdown
     (node, "breakdown", "") holding the node's numerator; its relations; and its totals. None when
-    the counts do not add up to the tree's (a register changed since they were computed)."""
+    the counts do not add up to the tree's (a register changed since they were computed).
+
+    Municipalities have a level above them, their centrality classes: cells (node, "centrality",
+    class), each the sum of its municipalities, and the node the sum of its classes (tables by
+    either are published). The country's cells there are the hierarchy's nodes ``municipality:M``
+    and ``centrality:C``: that links the region tree to the centrality tree."""
     breakdown = name == "breakdown"
     rows = result.strata.get(CUBE_BREAKDOWN if breakdown else f"cube:{name}")
     if rows is None:
@@ -1435,29 +1476,51 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
         found = leaves.setdefault(node, {})
         found[category] = _sum_cell([found[category], stratum.cell]) if category in found else stratum.cell
     order = sorted(categories)
+    # The categories' classes (municipalities only), and the level the node's total is the sum of.
+    classes: dict[str, list[str]] = {}
+    if name == "municipality":
+        for municipality in order:
+            klass = UNKNOWN if municipality == UNKNOWN else register.class_of_municipality.get(municipality)
+            if klass is None:
+                return None  # (not in the register: it changed since the counts were computed)
+            classes.setdefault(klass, []).append(municipality)
+    margin, tops = ("centrality", sorted(classes)) if classes else (name, order)
+    levels = [(name, order), *([(margin, tops)] if classes else [])]
     proportion = result.indicator.is_proportion and not breakdown
     zero = Cell(0 if proportion else None, 0)
     cells: dict[Hashable, Cell] = {}
     relations: list[LinkedRelation] = []
     totals: list[Hashable] = []
 
+    def at(node: str, level: str, category: str) -> Hashable:
+        if node == NATION_NODE and classes:
+            # The hierarchy's nodes (there the centrality "unknown" stands for the municipality "unknown").
+            return f"municipality:{category}" if level == name and category != UNKNOWN else f"centrality:{category}"
+        return (node, level, category)
+
     def fill(node: str) -> bool:
         below = children[node]
         if not all(fill(child) for child in below):
             return False
         for category in order:
-            parts = [cells[(child, name, category)] for child in below] if below else \
+            parts = [cells[at(child, name, category)] for child in below] if below else \
                 [leaves.get(node, {}).get(category, zero)]
-            cells[(node, name, category)] = _sum_cell(parts) if below else parts[0]
+            cells[at(node, name, category)] = _sum_cell(parts) if below else parts[0]
+        for klass, members in classes.items():
+            cells[at(node, margin, klass)] = _sum_cell([cells[at(node, name, m)] for m in members])
         total_key: Hashable = (node, name, "") if breakdown else node
         expected = Cell(None, values[node].numerator or 0) if breakdown else _counts(values[node])
-        if not _adds_up(expected, [cells[(node, name, c)] for c in order]):
+        if not _adds_up(expected, [cells[at(node, margin, c)] for c in tops]):
             return False
         cells[total_key] = expected
         totals.append(total_key)
-        relations.append(LinkedRelation(total_key, present((node, name, c) for c in order)))
-        relations.extend(LinkedRelation((node, name, c), present((child, name, c) for child in below))
-                         for c in order if below and not known((node, name, c)))
+        if not (classes and node == NATION_NODE):  # (the country's are the hierarchy's relations)
+            relations.append(LinkedRelation(total_key, present(at(node, margin, c) for c in tops)))
+            relations.extend(LinkedRelation(at(node, margin, c), present(at(node, name, m) for m in members))
+                             for c, members in classes.items() if not known(at(node, margin, c)))
+        relations.extend(LinkedRelation(at(node, level, c), present(at(child, level, c) for child in below))
+                         for level, categories_ in levels for c in categories_
+                         if below and not known(at(node, level, c)))
         return True
 
     rule = breakdown_of(result.indicator) if breakdown else None
@@ -1475,6 +1538,9 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
 
     if not order or not fill(NATION_NODE):
         return None
+    national = [key for key in cells if isinstance(key, str) and key.startswith(("municipality:", "centrality:"))]
+    if not all(key in values and _adds_up(values[key], [cells[key]]) for key in national):
+        return None  # (the hierarchy's municipality nodes are missing, or they count otherwise)
     return {key: cell for key, cell in cells.items() if not known(key)}, relations, totals
 
 
@@ -1500,7 +1566,7 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
         if cube is not None:
             counts.update(cube[0])
             relations += cube[1]
-            linked.add(name)
+            linked.update(("municipality", "centrality") if name == "municipality" else (name,))
     reasons = _cube(result, "breakdown", parent, values, register) if result.indicator.is_proportion else None
     if not linked and reasons is None:
         return hidden, frozenset(), frozenset(), frozenset()
