@@ -159,8 +159,8 @@ CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN)
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
 # cells; beyond this many the cube is not linked (logged). At 100,000 synthetic persons the largest is
-# 1,863 (0.05 CPU-s to audit); the number of units and categories, not of persons, bounds it. See
-# "Suppression linked across levels".
+# 6,038 (with the municipality cube); the number of units and categories, not of persons, bounds it.
+# See "Suppression linked across levels".
 CUBE_AUDIT_LIMIT = 10_000
 # Indicators whose rules share a population are computed together (one statement per population);
 # False computes each alone (the reference the equivalence test compares with).
@@ -1164,8 +1164,8 @@ def forget_snapshots() -> int:
 # hides what that pattern hides; the audit makes sure no hidden count is determined by all those
 # tables together (a trust's women less its other units' shown women; the country's municipality
 # less the other trusts' rows there), negative counts excluded. Most units being small, the
-# hidden cells form large components (up to LARGEST cells at 100,000 synthetic persons; the
-# audit of all 41 indicators' cubes takes SPAN CPU-s per period, once, in ``helhet indicators
+# hidden cells form large components (up to 6,038 cells at 100,000 synthetic persons; the
+# audit of all 41 indicators' cubes takes 3-29 CPU-s per period, once, in ``helhet indicators
 # warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, that indicator's cubes are
 # not linked (logged) and its tables by these stratifiers are suppressed one by one: the leak
 # would remain there.
