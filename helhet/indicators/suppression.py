@@ -800,11 +800,11 @@ def suppress_hierarchy(
 # audit again, until nothing is determined. Every step hides a cell, so this ends. (Hiding the
 # nearest cell alone often left the cell determined: a cell of a unit's only municipality in its
 # centrality class is freed by a cell at another class, three relations away. Rounds of 0.1 s on
-# 3,800 hidden cells then added one cell each, up to 490 times for one indicator.) What the audit accepts leaves every
-# hidden count able to move by a positive amount with every shown figure unchanged and no
-# count negative: none is derivable, by linear algebra or by bounds. (What it does not give:
-# the smallest amount can be a fraction, and sums of hidden cells that are in no relation
-# together are not required to count at least the threshold.)
+# 3,800 hidden cells then added one cell each, up to 490 times for one indicator.) What the audit
+# accepts leaves every hidden count able to move by a positive amount with every shown figure
+# unchanged and no count negative: none is derivable, by linear algebra or by bounds. (What it
+# does not give: the smallest amount can be a fraction, and sums of hidden cells that are in no
+# relation together are not required to count at least the threshold.)
 
 
 @dataclass(frozen=True)

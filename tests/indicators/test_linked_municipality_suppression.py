@@ -47,10 +47,9 @@ def refer(builders, unit, municipality: str, count: int, rejected: int) -> None:
 def world(builders):
     """The referrals above, and their counts by (trust, unit, municipality): (rejected, all)."""
     builders.make_person()  # (loads the registers)
-    region = next(r for r in HealthTrust.objects.values_list("region", flat=True).order_by("region")
-                  if HealthTrust.objects.filter(region=r, catchment_municipalities__isnull=False).distinct().count() >= 2)
-    trust_1, trust_2 = HealthTrust.objects.filter(region=region, catchment_municipalities__isnull=False) \
-        .distinct().order_by("code")[:2]
+    with_catchment = HealthTrust.objects.filter(catchment_municipalities__isnull=False).distinct().order_by("code")
+    region = next(r for r in with_catchment.values_list("region", flat=True) if with_catchment.filter(region=r)[1:])
+    trust_1, trust_2 = with_catchment.filter(region=region)[:2]
     m1, m1b = (m.number for m in Municipality.objects.filter(catchment_trust=trust_1)[:2])
     m2, m3 = (m.number for m in Municipality.objects.filter(catchment_trust=trust_2)[:2])
     a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust_1)
