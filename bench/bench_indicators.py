@@ -190,8 +190,8 @@ def main() -> None:
     print(f"linked suppression patterns of {len(linked)} indicators (pure Python, from these results): "
           f"{pattern_seconds:.2f} s; {sum(len(p.values) for p in patterns):,} nodes, "
           f"{sum(len(p.hidden) for p in patterns):,} hidden")
-    # With the cubes (geography x sex, age band, immigrant background, 5a's reasons), as `helhet indicators warm`
-    # works them out once per period and stores them (engine.linked_patterns).
+    # With the cubes (geography x sex, age band, immigrant background, municipality, 5a's reasons), as `helhet
+    # indicators warm` works them out once per period and stores them (engine.linked_patterns).
     import logging
 
     logging.getLogger("helhet.indicators.engine").setLevel(logging.ERROR)  # (cubes beyond the audit limit)
@@ -203,8 +203,8 @@ def main() -> None:
     cube_cpu = time.process_time() - cube_cpu
     print(f"the country with the cubes' counts: {cube_seconds:.2f} s; linked patterns with cubes: {cube_cpu:.2f} CPU-s, "
           f"cubes linked for {sum(bool(p.cubes) for p in cube_patterns)} of {len(cube_patterns)} indicators (the "
-          f"others beyond engine.CUBE_AUDIT_LIMIT={engine.CUBE_AUDIT_LIMIT} hidden cells: their tables by sex, age "
-          "and immigrant background suppressed table by table)")
+          f"others beyond engine.CUBE_AUDIT_LIMIT={engine.CUBE_AUDIT_LIMIT} hidden cells: their tables by sex, age, "
+          "immigrant background, municipality and centrality suppressed table by table)")
 
     with tempfile.TemporaryDirectory() as folder:
         duck = duckdb.connect()
