@@ -399,3 +399,9 @@ def test_a_stored_pattern_older_than_the_scope_result_is_computed_again_once(wor
     computations.clear()
     engine.published(PERIOD, scope, "sex", [REJECTION], cached=True)
     assert computations == []
+
+
+def test_the_key_of_every_stratification_at_once_fits_its_column():
+    # SQLite does not enforce a CharField's length; PostgreSQL does (a warm-up by every stratifier
+    # and cube stores this key).
+    assert len(engine._snapshot_key(engine.ALL_STRATA)) <= IndicatorSnapshot._meta.get_field("stratifiers").max_length
