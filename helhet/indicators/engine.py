@@ -1322,11 +1322,12 @@ class LinkedPattern:
                 residual.append(row)
         if residual:
             within = self.scope_node(scope)
-            hidden |= _residual_rows(residual, threshold, within is not None and self._residual_derivable(
-                lambda node: self._within(node, within), lambda node: node in self.hidden, within in self.hidden))
+            hidden |= _residual_rows(residual, threshold, derivable=within is not None and self._residual_derivable(
+                lambda node: self._within(node, within), lambda node: node in self.hidden,
+                scope_hidden=within in self.hidden))
         return hidden
 
-    def _residual_derivable(self, inside: Callable[[str], bool], hidden: Callable[[str], bool],
+    def _residual_derivable(self, inside: Callable[[str], bool], hidden: Callable[[str], bool], *,
                             scope_hidden: bool) -> bool:
         """Whether the rows of a scope's by-team table that are no unit of a trust add up to a figure
         a reader can work out: they count its residual nodes and items without a trust, which are
@@ -1357,8 +1358,8 @@ class LinkedPattern:
             elif node is None or (node, "municipality", "") not in self.cube_nodes or hidden_here(node):
                 hidden.add(row.key)  # (the cube has no such node only when the results are newer than it)
         if residual:
-            hidden |= _residual_rows(residual, threshold, self._residual_derivable(
-                lambda node: True, hidden_here, self.scope_hidden(scope)))
+            hidden |= _residual_rows(residual, threshold, derivable=self._residual_derivable(
+                lambda node: True, hidden_here, scope_hidden=self.scope_hidden(scope)))
         return hidden
 
     def agrees_with(self, result: IndicatorResult) -> bool:
@@ -1371,7 +1372,7 @@ class LinkedPattern:
         return (cell.numerator, cell.denominator) == (result.numerator, result.denominator)
 
 
-def _residual_rows(rows: Sequence[Stratum], threshold: int, derivable: bool) -> set[str]:
+def _residual_rows(rows: Sequence[Stratum], threshold: int, *, derivable: bool) -> set[str]:
     """Hidden strata among the rows of a by-team table that are no unit of a trust in its scope:
     all of them unless their sum is ``derivable`` anyway (``LinkedPattern._residual_derivable``);
     then they are suppressed as a table of their own with that sum as its total."""

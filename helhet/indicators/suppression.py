@@ -893,10 +893,10 @@ def suppress_linked(
             local, candidates = _neighbourhood(target, relations, touching, hidden, rank)
             add = None
             if target not in unfreed:
-                if not _determined_in(cells, relations, touching, local, target):
+                if not _determined_in(cells, relations, touching, local, only=target):
                     continue  # a cell hidden since the audit frees it already
                 add = next((z for z in candidates[:_FREEING_TRIES]
-                            if not _determined_in(cells, relations, touching, [*local, z], target)), None)
+                            if not _determined_in(cells, relations, touching, [*local, z], only=target)), None)
                 if add is None:
                     unfreed.add(target)  # (not tried again: the nearest cell is hidden instead)
             if add is None:
@@ -1016,7 +1016,7 @@ _SIMPLEX_STALL = 50
 
 
 def _determined_in(cells: Mapping[Hashable, Cell], relations: Sequence[LinkedRelation],
-                   touching: Mapping[Hashable, list[int]], component: list[Hashable],
+                   touching: Mapping[Hashable, list[int]], component: list[Hashable], *,
                    only: Hashable | None = None) -> set[Hashable]:
     """The hidden cells of ``component`` whose counts the shown ones determine (see above): for each
     system of counts, its pinned zeros and the cells every change allowed with those at 0 leaves
@@ -1040,7 +1040,7 @@ def _determined_in(cells: Mapping[Hashable, Cell], relations: Sequence[LinkedRel
         echelon = [(j, {c: a for c, a in row.items() if c not in pinned}) for j, row in upper]
         echelon += _eliminate([row for row in kept if row], set())[0]
         determined |= pinned | _coloops(echelon, [j for j in range(len(component)) if j not in pinned],
-                                        None if only is None else component.index(only))
+                                        only=None if only is None else component.index(only))
     return {component[j] for j in determined if only is None or component[j] == only}
 
 
@@ -1206,7 +1206,7 @@ def _pinned_in(reduced: Echelon) -> set[int]:
     return pinned | {z for z in unknown if z not in raised_now}
 
 
-def _coloops(echelon: Echelon, columns: Sequence[int], only: int | None = None) -> set[int]:
+def _coloops(echelon: Echelon, columns: Sequence[int], *, only: int | None = None) -> set[int]:
     """The columns (of ``columns``; with ``only``, that column if it is one) that every null vector of
     the echelon rows leaves at 0: those whose unit vector is in the row space. One null vector from
     random free values (exact, by back substitution) clears every column where it is not 0; a column
