@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import subprocess
 import sys
@@ -192,8 +193,6 @@ def main() -> None:
           f"{sum(len(p.hidden) for p in patterns):,} hidden")
     # With the cubes (geography x sex, age band, immigrant background, municipality, 5a's reasons), as `helhet
     # indicators warm` works them out once per period and stores them (engine.linked_patterns).
-    import logging
-
     logging.getLogger("helhet.indicators.engine").setLevel(logging.ERROR)  # (cubes beyond the audit limit)
     cube_seconds, cube_results = timed(lambda: engine.evaluate(period, engine.NATIONAL,
                                                                (*engine.LINKED_STRATIFIERS, *engine.CUBES)))

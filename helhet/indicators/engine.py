@@ -43,12 +43,11 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
     under centrality class, and 5a's reasons) hides is hidden in every table and on every
     dashboard that shows it, so a unit hidden on its own page cannot be found from its trust's
     total, nor a unit's women from its trust's, nor a trust's items in a municipality from the
-    country's there (for
-    cubes within CUBE_AUDIT_LIMIT, every indicator's at 100,000 synthetic persons; beyond it
-    those tables are suppressed one by one). With ``cached`` the pattern is the one stored
-    with the national results of the same ``max_age``; when it and a stored result of the
-    scope disagree, the older of the two is computed again. Without ``cached`` it is computed
-    with the results.
+    country's there (for cubes within CUBE_AUDIT_LIMIT, every indicator's at 100,000 synthetic
+    persons; beyond it those tables are suppressed one by one). With ``cached`` the pattern is
+    the one stored with the national results of the same ``max_age``; when it and a stored
+    result of the scope disagree, the older of the two is computed again. Without ``cached`` it
+    is computed with the results.
     Team-counting indicators (fidelity) are not about persons and are not suppressed.
 
 ``persons_behind(user, indicator_id, period, scope, which="numerator") -> list[Person]``

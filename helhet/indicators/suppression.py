@@ -899,12 +899,12 @@ def suppress_linked(
                             if not _determined_in(cells, relations, touching, [*local, z], only=target)), None)
                 if add is None:
                     unfreed.add(target)  # (not tried again: the nearest cell is hidden instead)
-            if add is None:
-                near = candidates or [k for i in sorted({i for c in component for i in touching.get(c, ())})
-                                      for k in (relations[i].parent, *relations[i].children) if k not in hidden]
-                if not near:
+            if add is None:  # the nearest shown cell, else the cheapest in a relation touching its component
+                add = candidates[0] if candidates else min(
+                    (k for i in {i for c in component for i in touching.get(c, ())}
+                     for k in (relations[i].parent, *relations[i].children) if k not in hidden), key=rank, default=None)
+                if add is None:
                     continue  # every cell of every relation round it hidden already: nothing left to hide
-                add = near[0] if candidates else min(near, key=rank)
             rules.hide(add)
             added.add(add)
         if not added:
