@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from fractions import Fraction
+from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -26,6 +28,8 @@ from helhet.indicators.suppression import (
     PublishedLinked,
     SuppressionReason,
     TableError,
+    _pinned_in,
+    _raised_by_highs,
     _simplex_minimise,
     _sums_protected,
     determined_cells,
@@ -327,3 +331,38 @@ def test_the_audits_simplex_leaves_a_cycle_of_degenerate_pivots() -> None:
     _simplex_minimise(rows, rhs, basis, {0: -3, 1: 80, 2: -2, 3: 24})
     x = {b: Fraction(rhs[i], rows[i][b]) for i, b in enumerate(basis)}
     assert -3 * x.get(0, 0) + 80 * x.get(1, 0) - 2 * x.get(2, 0) + 24 * x.get(3, 0) == -5  # -5/4, scaled
+
+
+# ---------------------------------------------------------------------------
+# The pinned zeros' linear program: HiGHS (floating point) proposes, exact arithmetic proves.
+
+# v_0 = y_3 - y_2 and v_1 = y_2 - y_3 (pivots 0 and 1, free columns 2 and 3), every v >= 0: only
+# y_2 = y_3 keeps both pivots >= 0, so the free columns can rise and the pivots are pinned at 0. No
+# column passes the rules that need no linear program (each free column lowers a pivot).
+BALANCED = [(0, {0: 1, 2: 1, 3: -1}), (1, {1: 1, 2: -1, 3: 1})]
+
+
+def test_the_linear_program_raises_the_balanced_columns_and_pins_the_pivots() -> None:
+    assert _pinned_in(BALANCED) == {0, 1}
+
+
+def test_a_change_highs_claims_but_exact_arithmetic_refutes_is_refused() -> None:
+    # A solver claiming every column raised: the exact witness raises the free columns only, so the
+    # claim is refused and the exact simplex decides (the same pinned zeros).
+    claim = SimpleNamespace(status=0, x=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    with mock.patch("scipy.optimize.linprog", return_value=claim):
+        assert _raised_by_highs(BALANCED, {2: 0, 3: 1}, [0, 1, 2, 3], [0, 1]) is None
+        assert _pinned_in(BALANCED) == {0, 1}
+
+
+def test_a_solver_that_fails_leaves_the_decision_to_the_exact_simplex() -> None:
+    with mock.patch("scipy.optimize.linprog", return_value=SimpleNamespace(status=4, x=None)):
+        assert _pinned_in(BALANCED) == {0, 1}
+
+
+@settings(max_examples=60, deadline=None)
+@given(linked=overlapping_sums(), data=st.data())
+def test_the_exact_simplex_alone_finds_what_the_lp_pins(linked: LinkedCells, data: st.DataObject) -> None:
+    # The fallback path on its own (HiGHS never consulted) agrees with the independent LP too.
+    with mock.patch("helhet.indicators.suppression._raised_by_highs", return_value=None):
+        assert_the_audit_agrees_with_the_lp(linked, data)
