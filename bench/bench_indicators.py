@@ -126,6 +126,11 @@ def summary(result: Any) -> tuple[Any, ...]:
     return result.numerator, result.denominator, quartiles, breakdowns
 
 
+def places_linked(pattern: Any) -> bool:
+    """Whether the pattern links the municipalities' tables by sex (the place cubes)."""
+    return any(node.startswith("municipality:") and name == "sex" for node, name, _c in pattern.cube_nodes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", required=True, help="PostgreSQL URL of the benchmark database")
@@ -203,7 +208,9 @@ def main() -> None:
     print(f"the country with the cubes' counts: {cube_seconds:.2f} s; linked patterns with cubes: {cube_cpu:.2f} CPU-s, "
           f"cubes linked for {sum(bool(p.cubes) for p in cube_patterns)} of {len(cube_patterns)} indicators (the "
           f"others beyond engine.CUBE_AUDIT_LIMIT={engine.CUBE_AUDIT_LIMIT} hidden cells: their tables by sex, age, "
-          "immigrant background, municipality and centrality suppressed table by table)")
+          f"immigrant background, municipality and centrality suppressed table by table), the place cubes for "
+          f"{sum(map(places_linked, cube_patterns))} (the others' municipalities' tables by sex, age and immigrant "
+          "background suppressed table by table)")
 
     with tempfile.TemporaryDirectory() as folder:
         duck = duckdb.connect()

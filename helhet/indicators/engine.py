@@ -151,16 +151,20 @@ ANALYTIC_WORK_MEM = "64MB"  # PostgreSQL work_mem while computing indicators (se
 GROUPING_SETS_VENDORS = ("postgresql", "duckdb")  # aggregate all stratifications in one pass
 # Internal stratifications for the linked suppression of cubes (see "Suppression linked across
 # levels"): the counts by trust x team x category, stratum key "trust|team|category". Never published
-# (``publish_result`` leaves them out); "cube:breakdown" counts the numerator by the breakdown's category.
+# (``publish_result`` leaves them out); "cube:breakdown" counts the numerator by the breakdown's category,
+# and "cube:place:<category>" by municipality x sex, age band or immigrant background ("municipality|category").
 CUBE_STRATIFIERS = ("sex", "age", "immigrant", "municipality")
 CUBE_BREAKDOWN = "cube:breakdown"
-CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN)
+PLACE_CATEGORIES = ("sex", "age", "immigrant")
+PLACE_CUBES = tuple(f"cube:place:{name}" for name in PLACE_CATEGORIES)
+CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN, *PLACE_CUBES)
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
-# cells; beyond this many the cube is not linked (logged). At 100,000 synthetic persons the largest is
-# 6,038 (with the municipality cube); the number of units and categories, not of persons, bounds it.
-# See "Suppression linked across levels".
-CUBE_AUDIT_LIMIT = 10_000
+# cells; beyond this many the place cubes are left out, then the cubes are not linked (logged). At
+# 100,000 synthetic persons the largest is 10,394 (with the place cubes; rop-03a 2025's, audited in
+# 3.1 CPU-s); the number of units, municipalities and categories, not of persons, bounds it. See
+# "Suppression linked across levels".
+CUBE_AUDIT_LIMIT = 20_000
 # Indicators whose rules share a population are computed together (one statement per population);
 # False computes each alone (the reference the equivalence test compares with).
 SHARE_POPULATIONS = True
@@ -492,6 +496,8 @@ def supports(definition: IndicatorDefinition, name: str) -> bool:
     """Whether the definition can be stratified by ``name`` (a stratifier or one of CUBES)."""
     if name == CUBE_BREAKDOWN:
         return breakdown_of(definition) is not None and {"trust", "team"} <= set(definition.stratifiers)
+    if name in PLACE_CUBES:
+        return {"municipality", name.removeprefix("cube:place:")} <= set(definition.stratifiers)
     if name in CUBES:
         return {"trust", "team", name.removeprefix("cube:")} <= set(definition.stratifiers)
     return name in definition.stratifiers
@@ -501,14 +507,18 @@ def _grouping(name: str) -> tuple[tuple[str, ...], str]:
     """The columns a stratification groups by, and its stratum expression."""
     if name not in CUBES:
         return (name,), name
+    if name in PLACE_CUBES:
+        category = name.removeprefix("cube:place:")
+        return ("municipality", category), f"municipality || '|' || {category}"
     category = "category" if name == CUBE_BREAKDOWN else name.removeprefix("cube:")
     return ("trust", "team", category), f"trust || '|' || team || '|' || {category}"
 
 
 def _grouping_sets(groups: Sequence[tuple[str, str]]) -> tuple[str, str, str]:
     """For GROUPING SETS over ``groups`` (name in the rows, column or cube name): the stratifier and
-    stratum expressions and the sets. Cube sets are told apart first (they group by trust and team
-    too, which a plain set by trust or team also does)."""
+    stratum expressions and the sets. Cube sets are told apart first (they group by trust and team,
+    or municipality, too, which a plain set by one of those also does; no cube's columns are
+    another's)."""
     which: list[str] = []
     stratum: list[str] = []
     plain: list[str] = []
@@ -1153,33 +1163,38 @@ def forget_snapshots() -> int:
 # totals are the nodes' numerators (a node hidden in one is hidden in the other, repeated until
 # they agree). The municipalities have their centrality classes as a level above them (node,
 # "centrality", class), and the country's cells there are the hierarchy's municipality and
-# centrality nodes: the region tree and the centrality tree are linked through them.
+# centrality nodes: the region tree and the centrality tree are linked through them. The place
+# cubes (PLACE_CUBES: the country by municipality x sex, age band or immigrant background) are
+# the municipalities' tables by those categories: (municipality:M, category, c) = the
+# municipality's count split, and the country's cell (national, category, c) of the region tree's
+# cube = the sum over the municipalities (the country's table by sex is the margin of both trees,
+# so the country's women less the other municipalities' shown women is in the audit).
 # A stratum without items has no row in its table, so readers know it is 0: such cells are
 # constants, left out of the cubes (a declared reason, which the reasons table always lists,
 # stays in; a code outside the definition is listed only where it counts something).
 # Every table of the country, a region, a trust or a unit (of a trust) by sex, age band,
-# immigrant background, municipality or centrality class, every such scope's reasons table, and
-# every municipality's table by region, trust or team (the same cells seen from the other tree),
-# hides what that pattern hides; the audit makes sure no hidden count is determined by all those
+# immigrant background, municipality or centrality class, every such scope's reasons table,
+# every municipality's table by region, trust or team (the same cells seen from the other tree)
+# and by sex, age band or immigrant background, hides what that pattern hides; the audit makes sure no hidden count is determined by all those
 # tables together (a trust's women less its other units' shown women; the country's municipality
-# less the other trusts' rows there), negative counts excluded. Most units being small, the
-# hidden cells form large components (up to 6,038 cells at 100,000 synthetic persons; the
-# audit of all 41 indicators' cubes takes 3-29 CPU-s per period, once, in ``helhet indicators
-# warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, that indicator's cubes are
-# not linked (logged) and its tables by these stratifiers are suppressed one by one: the leak
-# would remain there.
+# less the other trusts' rows there), negative counts excluded. Most units and municipalities
+# being small, the hidden cells form large components (up to 10,394 cells at 100,000 synthetic
+# persons; the audit of all 41 indicators' cubes takes 3-42 CPU-s per period, once, in ``helhet
+# indicators warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, the place cubes
+# are left out; should it still, that indicator's cubes are not linked (both logged), and its
+# tables by these stratifiers are suppressed one by one: the leak would remain there.
 #
 # What nests (Strata in the module docstring): country > region > trust > the trust's own units
 # and a residual (the trust's items in no unit of its own: no unit, or a municipal service,
 # which has no trust; they form the "unknown" and municipal rows of the trust's by-team table);
 # items without a trust are the region (and trust) "unknown". Country > centrality class >
 # municipality (the class is the person's municipality's); the municipality cube crosses the
-# two. Not linked, so per table only: municipal services and trusts or regions (a service's items
-# are split over its persons' catchment trusts, within their residuals), stratifications by sex,
-# age band and immigrant background of a municipality or a municipal service, stratifications of a
-# municipal service by municipality or centrality, of indicators beyond CUBE_AUDIT_LIMIT (above),
-# any two of sex, age band, immigrant background and municipality crossed (not published), and
-# stratifications by region, trust or team within a unit. A scope whose total is hidden by the
+# two, and the place cubes cross the centrality tree's municipalities with the categories. Not
+# linked, so per table only: municipal services and trusts or regions (a service's items are split
+# over its persons' catchment trusts, within their residuals), stratifications of a municipal
+# service by sex, age band, immigrant background, municipality or centrality, of indicators
+# beyond CUBE_AUDIT_LIMIT (above), any two of sex, age band and immigrant background crossed (not
+# published), and stratifications by region, trust or team within a unit. A scope whose total is hidden by the
 # pattern hides at least one stratum in each of its tables (they would add up to it). The rows of
 # a by-team table that are no unit of the scope's trusts add up to residuals (in a municipality's,
 # the residuals' cells there): they are all hidden unless that sum can be worked out anyway
@@ -1190,7 +1205,8 @@ LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
 # Raised whenever the suppression can hide differently for the same counts (a stored pattern of another
 # version is worked out again). 2: the sparse exact audit (every indicator's cubes linked), empty strata
 # known to be 0. 3: the municipality cube; a determined cell freed by the nearest cell that frees it.
-PATTERN_VERSION = 3
+# 4: the place cubes (municipalities by sex, age band and immigrant background).
+PATTERN_VERSION = 4
 NATION_NODE = "national"
 _PATTERN_MEMO: dict[tuple[Any, ...], LinkedPattern] = {}
 _PATTERN_MEMO_SIZE = 4096
@@ -1549,14 +1565,48 @@ def _sum_cell(parts: Sequence[Cell]) -> Cell:
     return Cell(numerator, sum(p.denominator for p in parts))
 
 
+def _place_cube(result: IndicatorResult, name: str, values: dict[str, Cell],
+                counts: dict[Hashable, Cell]) -> tuple[dict[Hashable, Cell], list[LinkedRelation]] | None:
+    """The cells of the national result's ``cube:place:<name>``, (municipality:M, name, category) (the
+    municipality "unknown" is the node centrality:unknown), and their relations: a municipality's
+    count is the sum of its categories (its table by ``name``), and the country's cell of a category
+    in the region tree's cube, (national, name, category), the sum of the municipalities' (the
+    country's table by ``name`` is both trees' margin). Empty strata are known to be 0 and left out,
+    as in ``_cube``. None when the counts do not add up to the hierarchy's and the cube's."""
+    rows = result.strata.get(f"cube:place:{name}")
+    if rows is None:
+        return None
+    cells: dict[Hashable, Cell] = {}
+    of_node: dict[str, list[Hashable]] = {}
+    of_category: dict[str, list[Hashable]] = {}
+    for stratum in rows:
+        municipality, category = stratum.key.split("|", 1)
+        node = f"centrality:{UNKNOWN}" if municipality == UNKNOWN else f"municipality:{municipality}"
+        key = (node, name, category)
+        cells[key] = _counts(stratum.cell)
+        of_node.setdefault(node, []).append(key)
+        of_category.setdefault(category, []).append(key)
+    places = [n for n in values if n.startswith("municipality:") or n == f"centrality:{UNKNOWN}"]
+    columns = [key for key in counts if isinstance(key, tuple) and key[:2] == (NATION_NODE, name)]
+    if not all(_adds_up(values[n], [cells[k] for k in of_node.get(n, ())]) for n in places) or \
+            set(of_node) - set(places) or {key[2] for key in columns} != set(of_category) or \
+            not all(_adds_up(counts[key], [cells[k] for k in of_category[key[2]]]) for key in columns):
+        return None  # (a register changed since the counts were computed)
+    relations = [LinkedRelation(node, tuple(keys)) for node, keys in of_node.items()]
+    relations += [LinkedRelation(key, tuple(of_category[key[2]])) for key in columns]
+    return cells, relations
+
+
 def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str, str], hidden: frozenset[str],
                 register: Register, threshold: int) -> tuple[frozenset[str], frozenset[str],
                                                              frozenset[tuple[str, str, str]],
                                                              frozenset[tuple[str, str, str]]]:
-    """The hierarchy's pattern extended to the cubes by sex, age band, immigrant background and the
-    breakdown (suppression.suppress_linked): the nodes hidden, the cubes linked, their hidden cells
-    and their nodes. Nodes a cube hides are hidden in the hierarchy too, and the breakdown's totals
-    (the nodes' numerators) with their nodes: repeated until both agree."""
+    """The hierarchy's pattern extended to the cubes by sex, age band, immigrant background,
+    municipality, the places by those categories and the breakdown (suppression.suppress_linked): the
+    nodes hidden, the cubes linked, their hidden cells and their nodes. Nodes a cube hides are
+    hidden in the hierarchy too, and the breakdown's totals (the nodes' numerators) with their nodes:
+    repeated until both agree. Should the place cubes make a component too large to audit, the rest
+    is linked without them."""
     values: dict[str, Cell] = dict(hierarchy.cells)
     counts: dict[Hashable, Cell] = {key: cell for key, cell in values.items()}
     relations = [LinkedRelation(r.parent, r.children) for r in hierarchy.relations]
@@ -1567,26 +1617,50 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
             counts.update(cube[0])
             relations += cube[1]
             linked.update(("municipality", "centrality") if name == "municipality" else (name,))
+    place_counts: dict[Hashable, Cell] = {}
+    place_relations: list[LinkedRelation] = []
+    for name in PLACE_CATEGORIES:
+        place = _place_cube(result, name, values, counts) if name in linked else None
+        if place is not None:
+            place_counts.update(place[0])
+            place_relations += place[1]
     reasons = _cube(result, "breakdown", parent, values, register) if result.indicator.is_proportion else None
     if not linked and reasons is None:
         return hidden, frozenset(), frozenset(), frozenset()
     if reasons is not None:
         linked.add("breakdown")
-    nodes = [key for key in [*counts, *(reasons[0] if reasons else ())] if isinstance(key, tuple)]
-    cube_nodes = frozenset((str(key[0]), str(key[1]), "") for key in nodes)
+    attempts = [({**counts, **place_counts}, relations + place_relations)] if place_counts else []
+    for attempt_counts, attempt_relations in [*attempts, (counts, relations)]:
+        try:
+            hidden_nodes, cube_hidden = _suppress_cubes(result, attempt_counts, attempt_relations, values, reasons,
+                                                        hidden, linked, threshold)
+        except AuditTooLarge as exc:
+            what = "place cubes" if attempt_counts is not counts else "cubes"
+            logger.warning("%s %s: %s not linked: %s", result.indicator_id, result.period, what, exc)
+            continue
+        nodes = [key for key in [*attempt_counts, *(reasons[0] if reasons else ())] if isinstance(key, tuple)]
+        cube_nodes = frozenset((str(key[0]), str(key[1]), "") for key in nodes)
+        return (frozenset(hidden_nodes), frozenset(linked),
+                frozenset(key for key in cube_hidden if isinstance(key, tuple)), cube_nodes)
+    # Not linked (the tables by these stratifiers are suppressed one by one, as before).
+    return hidden, frozenset(), frozenset(), frozenset()
+
+
+def _suppress_cubes(result: IndicatorResult, counts: dict[Hashable, Cell], relations: list[LinkedRelation],
+                    values: dict[str, Cell], reasons: tuple[dict[Hashable, Cell], list[LinkedRelation],
+                                                            list[Hashable]] | None,
+                    hidden: frozenset[str], linked: set[str], threshold: int) -> tuple[set[str], set[tuple[Any, ...]]]:
+    """The nodes and cube cells ``_with_cubes`` hides, the reasons' system repeated with the main one until
+    they agree (``linked`` loses "breakdown" when the reasons' is too large to audit). Raises
+    AuditTooLarge when the main system is."""
     extra: set[str] = set()
     while True:
-        try:
-            main = suppress_linked(LinkedCells(counts, relations), threshold, also_hide={*hidden, *extra},
-                                   last=set(values), max_component=CUBE_AUDIT_LIMIT)
-        except AuditTooLarge as exc:
-            # Not linked (the tables by these stratifiers are suppressed one by one, as before).
-            logger.warning("%s %s: cubes not linked: %s", result.indicator_id, result.period, exc)
-            return hidden, frozenset(), frozenset(), frozenset()
+        main = suppress_linked(LinkedCells(counts, relations), threshold, also_hide={*hidden, *extra},
+                               last=set(values), max_component=CUBE_AUDIT_LIMIT)
         hidden_nodes = {key for key in main.hidden if isinstance(key, str)}
         cube_hidden = {key for key in main.hidden if isinstance(key, tuple)}
-        if reasons is None:
-            break
+        if reasons is None or "breakdown" not in linked:
+            return hidden_nodes, cube_hidden
         totals = {(n, "breakdown", "") for n in hidden_nodes if (n, "breakdown", "") in reasons[0]}
         try:
             by_reason = suppress_linked(LinkedCells(reasons[0], reasons[1]), threshold, also_hide=totals,
@@ -1594,15 +1668,12 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
         except AuditTooLarge as exc:
             logger.warning("%s %s: breakdown not linked: %s", result.indicator_id, result.period, exc)
             linked.discard("breakdown")
-            break
+            return hidden_nodes, cube_hidden
         reason_hidden = {key for key in by_reason.hidden if isinstance(key, tuple)}
         more = {key[0] for key in reason_hidden if key[2] == ""} - hidden_nodes
         if not more:
-            cube_hidden |= reason_hidden
-            break
+            return hidden_nodes, cube_hidden | reason_hidden
         extra |= more
-    return (frozenset(hidden_nodes), frozenset(linked),
-            frozenset(key for key in cube_hidden if isinstance(key, tuple)), cube_nodes)
 
 
 def linked_pattern(result: IndicatorResult, register: Register, threshold: int) -> LinkedPattern:
