@@ -1,0 +1,121 @@
+"""An audit of published tables alone: what a reader who has every one of them can work out.
+
+Every published figure is the sum of the items' finest cells ("atoms") it counts: one unknown each,
+the same figure wherever it is published (hidden only where it is hidden everywhere), related to
+its atoms by a sum. ``determined_cells`` then tells which hidden figures all of them together fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from helhet.indicators import engine
+from helhet.indicators.suppression import Cell, LinkedCells, LinkedRelation, determined_cells
+from helhet.organisations.models import HealthTrust, Municipality
+from helhet.pathways.models import Referral
+
+REJECTION = "rop-05a-referral-rejection"
+PERIOD = "2025"
+DAY = dt.date(2025, 5, 2)
+
+
+@dataclass(frozen=True)
+class PublishedFigures:
+    atoms: Mapping[Hashable, tuple[int, int]]  # (numerator, denominator) of each finest cell
+    hidden: frozenset[frozenset[Hashable]]  # the figures hidden wherever they are published
+    shown: frozenset[frozenset[Hashable]]  # the others
+    figures: int  # how many figures were published, hidden or shown
+
+    def determined(self) -> set[frozenset[Hashable]]:
+        """The hidden figures the shown ones determine (negative counts excluded)."""
+        def summed(members: frozenset[Hashable]) -> Cell:
+            return Cell(*map(sum, zip(*(self.atoms[a] for a in members), strict=True)))
+
+        published = {*self.hidden, *self.shown}
+        cells: dict[Hashable, Cell] = {atom: Cell(*counts) for atom, counts in self.atoms.items()}
+        cells |= {members: summed(members) for members in published}
+        relations = [LinkedRelation(members, tuple(sorted(members, key=repr))) for members in published]
+        return determined_cells(LinkedCells(cells, relations), {*self.atoms, *self.hidden}) & self.hidden
+
+
+def publish_everything(atoms: Mapping[Any, tuple[int, int]], scopes: Mapping[engine.Scope, Callable[[Any], bool]],
+                       stratum: Mapping[str, Callable[[Any, str], bool]], *,
+                       period: str = PERIOD, indicator: str = REJECTION) -> PublishedFigures:
+    """Every scope's result by every stratifier in ``stratum`` as ``engine.published`` gives it;
+    each shown figure checked against its atoms."""
+    hidden: dict[frozenset[Hashable], bool] = {}
+    figures = 0
+
+    def publish(members: frozenset[Hashable], cell) -> None:  # type: ignore[no-untyped-def]
+        nonlocal figures
+        assert members, "a published row counts something"
+        if not cell.suppressed:
+            assert (cell.numerator, cell.denominator) == tuple(map(sum, zip(*(atoms[a] for a in members),
+                                                                            strict=True)))
+        hidden[members] = hidden.get(members, True) and cell.suppressed
+        figures += 1
+
+    by: Sequence[str] = list(stratum)
+    for scope, inside in scopes.items():
+        [result] = engine.published(period, scope, by=by, indicator_ids=[indicator])
+        publish(frozenset(a for a in atoms if inside(a)), result.total)
+        for name, rows in result.strata.items():
+            for published_row in rows:
+                publish(frozenset(a for a in atoms if inside(a) and stratum[name](a, published_row.stratum)),
+                        published_row.cell)
+    return PublishedFigures(atoms, hidden=frozenset(m for m, is_hidden in hidden.items() if is_hidden),
+                            shown=frozenset(m for m, is_hidden in hidden.items() if not is_hidden), figures=figures)
+
+
+# ---------------------------------------------------------------------------
+# The worlds the linked-suppression tests build: referrals to units of two trusts of one region,
+# their items' atoms (trust, unit, municipality[, sex]).
+
+def two_trusts_of_a_region() -> tuple[HealthTrust, HealthTrust]:
+    """Two trusts of one region, each with municipalities in its catchment."""
+    with_catchment = HealthTrust.objects.filter(catchment_municipalities__isnull=False).distinct().order_by("code")
+    region = next(r for r in with_catchment.values_list("region", flat=True) if with_catchment.filter(region=r)[1:])
+    trust_1, trust_2 = with_catchment.filter(region=region)[:2]
+    return trust_1, trust_2
+
+
+def refer(builders, unit, count: int, rejected: int, **person: str) -> None:  # type: ignore[no-untyped-def]
+    """``count`` referrals to ``unit`` decided in 2025, the first ``rejected`` of them rejected."""
+    for index in range(count):
+        Referral.objects.create(person=builders.make_person(**person), to_unit=unit,
+                                status="rejected" if index < rejected else "accepted", sent_date=DAY,
+                                received_date=DAY, assessed_date=DAY + dt.timedelta(days=4))
+
+
+def every_scope(trusts: Sequence[str], units: Sequence[str], places: Sequence[str], *, by: Sequence[str]
+                ) -> tuple[dict[engine.Scope, Callable[[Any], bool]], dict[str, Callable[[Any, str], bool]]]:
+    """The scopes of atoms (trust, unit, municipality[, sex]): the country, the trusts, their regions,
+    the units and the municipalities; and the strata of the stratifiers ``by``."""
+    region_of = dict(HealthTrust.objects.values_list("code", "region__code"))
+    class_of = {m: str(c) for m, c in Municipality.objects.values_list("number", "centrality_class")}
+    scopes: dict[engine.Scope, Callable[[Any], bool]] = {engine.NATIONAL: lambda atom: True}
+    for trust in trusts:
+        scopes[engine.Scope("trust", trust)] = lambda atom, trust=trust: atom[0] == trust
+        scopes[engine.Scope("region", region_of[trust])] = lambda atom, r=region_of[trust]: region_of[atom[0]] == r
+    for unit in units:
+        scopes[engine.Scope("unit", unit)] = lambda atom, unit=unit: atom[1] == unit
+    for place in places:
+        scopes[engine.Scope("municipality", place)] = lambda atom, place=place: atom[2] == place
+    stratum: dict[str, Callable[[Any, str], bool]] = {
+        "region": lambda atom, key: region_of[atom[0]] == key, "trust": lambda atom, key: atom[0] == key,
+        "team": lambda atom, key: atom[1] == key, "municipality": lambda atom, key: atom[2] == key,
+        "centrality": lambda atom, key: class_of[atom[2]] == key, "sex": lambda atom, key: atom[3] == key}
+    return scopes, {name: stratum[name] for name in by}
+
+
+def row(result: engine.PublishedResult, by: str, key: str):  # type: ignore[no-untyped-def]
+    return next(r.cell for r in result.strata[by] if r.stratum == key)
+
+
+def per_table(scope: engine.Scope, by: str) -> engine.PublishedResult:
+    """The scope's result by ``by`` suppressed as one table, linked to nothing."""
+    [raw] = engine.evaluate(PERIOD, scope, by=by, indicator_ids=[REJECTION])
+    return engine.publish_result(raw)
