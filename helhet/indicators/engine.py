@@ -1168,7 +1168,12 @@ def forget_snapshots() -> int:
 # the municipalities' tables by those categories: (municipality:M, category, c) = the
 # municipality's count split, and the country's cell (national, category, c) of the region tree's
 # cube = the sum over the municipalities (the country's table by sex is the margin of both trees,
-# so the country's women less the other municipalities' shown women is in the audit).
+# so the country's women less the other municipalities' shown women is in the audit). The
+# service rows (``_service_cube``) are the rows of the by-team tables that are no unit of a
+# trust: (residual:T, "service", S) for a municipal service S (or "unknown": no unit) in trust
+# T's table, their sums over a region's trusts and the country's regions; a municipal service's
+# items are split over its persons' catchment trusts, so its dashboard total (the country's row)
+# is linked to its rows in every trust's and region's table.
 # A stratum without items has no row in its table, so readers know it is 0: such cells are
 # constants, left out of the cubes (a declared reason, which the reasons table always lists,
 # stays in; a code outside the definition is listed only where it counts something).
@@ -1189,23 +1194,24 @@ def forget_snapshots() -> int:
 # which has no trust; they form the "unknown" and municipal rows of the trust's by-team table);
 # items without a trust are the region (and trust) "unknown". Country > centrality class >
 # municipality (the class is the person's municipality's); the municipality cube crosses the
-# two, and the place cubes cross the centrality tree's municipalities with the categories. Not
-# linked, so per table only: municipal services and trusts or regions (a service's items are split
-# over its persons' catchment trusts, within their residuals), stratifications of a municipal
-# service by sex, age band, immigrant background, municipality or centrality, of indicators
-# beyond CUBE_AUDIT_LIMIT (above), any two of sex, age band and immigrant background crossed (not
-# published), and stratifications by region, trust or team within a unit. A scope whose total is hidden by the
-# pattern hides at least one stratum in each of its tables (they would add up to it). The rows of
-# a by-team table that are no unit of the scope's trusts add up to residuals (in a municipality's,
-# the residuals' cells there): they are all hidden unless that sum can be worked out anyway
-# (``_residual_rows``). A municipal service's dashboard follows its row in the country's by-team
-# table as published.
+# two, and the place cubes cross the centrality tree's municipalities with the categories; the
+# service rows split the residuals. Not linked, so per table only: stratifications of a municipal
+# service by sex, age band, immigrant background, municipality or centrality, its rows in a
+# municipality's by-team table, stratifications of indicators beyond CUBE_AUDIT_LIMIT (above), any
+# two of sex, age band and immigrant background crossed (not published), and stratifications by
+# region, trust or team within a unit (but a municipal service's by trust and region: its service
+# rows). A scope whose total is hidden by the pattern hides at least
+# one stratum in each of its tables (they would add up to it). Where the service rows are not
+# linked (no cube), and in a municipality's by-team table (the residuals' cells there), the rows
+# that are no unit of the scope's trusts add up to residuals: they are all hidden unless that sum
+# can be worked out anyway (``_residual_rows``). A municipal service's dashboard follows its row in
+# the country's by-team table as published.
 
 LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
 # Raised whenever the suppression can hide differently for the same counts (a stored pattern of another
 # version is worked out again). 2: the sparse exact audit (every indicator's cubes linked), empty strata
 # known to be 0. 3: the municipality cube; a determined cell freed by the nearest cell that frees it.
-# 4: the place cubes (municipalities by sex, age band and immigrant background).
+# 4: the place cubes (municipalities by sex, age band and immigrant background) and the service rows.
 PATTERN_VERSION = 4
 NATION_NODE = "national"
 _PATTERN_MEMO: dict[tuple[Any, ...], LinkedPattern] = {}
@@ -1321,6 +1327,8 @@ class LinkedPattern:
         in_cube = self.cube_also_hide(scope, stratifier, [row.key for row in rows])
         if in_cube is None:
             in_cube = self._across_municipality(scope, stratifier, rows, threshold)
+        if in_cube is None:
+            in_cube = self._service_split(scope, stratifier, rows)
         if in_cube is not None:
             return in_cube
         hidden = set()
@@ -1337,9 +1345,13 @@ class LinkedPattern:
                 residual.append(row)
         if residual:
             within = self.scope_node(scope)
-            hidden |= _residual_rows(residual, threshold, derivable=within is not None and self._residual_derivable(
-                lambda node: self._within(node, within), lambda node: node in self.hidden,
-                scope_hidden=within in self.hidden))
+            service_node = f"residual:{scope.code}" if scope.level == "trust" else within
+            if "service" in self.cubes and (service_node, "service", "") in self.cube_nodes:
+                hidden |= {row.key for row in residual if (service_node, "service", row.key) in self.cube_hidden}
+            else:
+                hidden |= _residual_rows(residual, threshold, derivable=within is not None and self._residual_derivable(
+                    lambda node: self._within(node, within), lambda node: node in self.hidden,
+                    scope_hidden=within in self.hidden))
         return hidden
 
     def _residual_derivable(self, inside: Callable[[str], bool], hidden: Callable[[str], bool], *,
@@ -1375,6 +1387,20 @@ class LinkedPattern:
         if residual:
             hidden |= _residual_rows(residual, threshold, derivable=self._residual_derivable(
                 lambda node: True, hidden_here, scope_hidden=self.scope_hidden(scope)))
+        return hidden
+
+    def _service_split(self, scope: Scope, stratifier: str, rows: Sequence[Stratum]) -> set[str] | None:
+        """The strata of a municipal service's table by trust or region that the pattern hides: they
+        are its service rows, (residual:T or region:R, "service", S) (``_service_cube``). None when
+        they are not linked."""
+        if (scope.level != "unit" or scope.code in self.register.trust_of_unit
+                or stratifier not in ("trust", "region") or "service" not in self.cubes):
+            return None
+        hidden = set()
+        for row in rows:
+            node = f"region:{row.key}" if stratifier == "region" or row.key == UNKNOWN else f"residual:{row.key}"
+            if (node, "service", "") not in self.cube_nodes or (node, "service", scope.code) in self.cube_hidden:
+                hidden.add(row.key)  # (the pattern has no such row only when the results are newer than it)
         return hidden
 
     def agrees_with(self, result: IndicatorResult) -> bool:
@@ -1597,6 +1623,54 @@ def _place_cube(result: IndicatorResult, name: str, values: dict[str, Cell],
     return cells, relations
 
 
+def _service_cube(result: IndicatorResult, values: dict[str, Cell],
+                  register: Register) -> tuple[dict[Hashable, Cell], list[LinkedRelation]] | None:
+    """The rows of the by-team tables that are no unit of a trust (municipal services, and "unknown":
+    no unit) as cells (node, "service", team) of the nodes whose tables list them: ``residual:T`` (a
+    trust's), ``region:R``, the region "unknown" (items without a trust) and the country. A
+    residual is the sum of its rows, a region's row the sum of its trusts' and the country's the
+    sum of the regions'. A municipal service's items are split over its persons' catchment trusts,
+    so its row in the country's table (its dashboard's total) is linked to its rows in every
+    trust's and region's table: the country's less one trust's shown row would give the other
+    trust's hidden one away. The counts are those of a cube by trust x team (any of CUBE_STRATIFIERS,
+    each counting every item once) summed over its categories. None when there is none or they do
+    not add up to the hierarchy's."""
+    rows = next((result.strata[f"cube:{name}"] for name in CUBE_STRATIFIERS if f"cube:{name}" in result.strata), None)
+    if rows is None:
+        return None
+    leaves: dict[tuple[str, str], Cell] = {}
+    for stratum in rows:
+        trust, team, _category = stratum.key.split("|", 2)
+        if register.trust_of_unit.get(team) == trust:
+            continue  # (a unit of its trust: a node of the hierarchy)
+        node = f"region:{UNKNOWN}" if trust == UNKNOWN else f"residual:{trust}"
+        found = leaves.get((node, team))
+        leaves[(node, team)] = _sum_cell([found, _counts(stratum.cell)]) if found else _counts(stratum.cell)
+    cells: dict[Hashable, Cell] = {(node, "service", team): cell for (node, team), cell in leaves.items()}
+    above: dict[tuple[str, str, str], list[Hashable]] = {}  # a region's or the country's row -> the rows it sums
+    of_node: dict[str, list[Hashable]] = {}
+    for node, team in leaves:
+        of_node.setdefault(node, []).append((node, "service", team))
+        region = f"region:{UNKNOWN}" if node == f"region:{UNKNOWN}" else \
+            f"region:{register.region_of_trust.get(node.removeprefix('residual:'))}"
+        if region not in values:
+            return None  # (a register changed since the counts were computed)
+        if node != region:
+            above.setdefault((region, "service", team), []).append((node, "service", team))
+        above.setdefault((NATION_NODE, "service", team), []).append((region, "service", team))
+    for total, parts in above.items():
+        above[total] = list(dict.fromkeys(parts))
+    for total in sorted(above, key=lambda key: key[0] == NATION_NODE):  # the regions' first
+        cells[total] = _sum_cell([cells[part] for part in above[total]])
+    residuals = [n for n in values if n.startswith("residual:") or n == f"region:{UNKNOWN}"]
+    if set(of_node) - set(residuals) or not all(_adds_up(values[n], [cells[k] for k in of_node.get(n, ())])
+                                                 for n in residuals):
+        return None
+    relations = [LinkedRelation(node, tuple(keys)) for node, keys in of_node.items()]
+    relations += [LinkedRelation(total, tuple(parts)) for total, parts in above.items()]
+    return cells, relations
+
+
 def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str, str], hidden: frozenset[str],
                 register: Register, threshold: int) -> tuple[frozenset[str], frozenset[str],
                                                              frozenset[tuple[str, str, str]],
@@ -1617,6 +1691,11 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
             counts.update(cube[0])
             relations += cube[1]
             linked.update(("municipality", "centrality") if name == "municipality" else (name,))
+    services = _service_cube(result, values, register) if linked else None
+    if services is not None:
+        counts.update(services[0])
+        relations += services[1]
+        linked.add("service")
     place_counts: dict[Hashable, Cell] = {}
     place_relations: list[LinkedRelation] = []
     for name in PLACE_CATEGORIES:

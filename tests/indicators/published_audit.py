@@ -76,10 +76,16 @@ def publish_everything(atoms: Mapping[Any, tuple[int, int]], scopes: Mapping[eng
 
 def two_trusts_of_a_region() -> tuple[HealthTrust, HealthTrust]:
     """Two trusts of one region, each with municipalities in its catchment."""
-    with_catchment = HealthTrust.objects.filter(catchment_municipalities__isnull=False).distinct().order_by("code")
-    region = next(r for r in with_catchment.values_list("region", flat=True) if with_catchment.filter(region=r)[1:])
-    trust_1, trust_2 = with_catchment.filter(region=region)[:2]
+    trust_1, trust_2 = trusts_of_a_region(2)
     return trust_1, trust_2
+
+
+def trusts_of_a_region(count: int) -> list[HealthTrust]:
+    """``count`` trusts of one region, each with municipalities in its catchment."""
+    with_catchment = HealthTrust.objects.filter(catchment_municipalities__isnull=False).distinct().order_by("code")
+    region = next(r for r in with_catchment.values_list("region", flat=True)
+                  if with_catchment.filter(region=r)[count - 1:])
+    return list(with_catchment.filter(region=region)[:count])
 
 
 def refer(builders, unit, count: int, rejected: int, **person: str) -> None:  # type: ignore[no-untyped-def]
