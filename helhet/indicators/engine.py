@@ -152,7 +152,8 @@ GROUPING_SETS_VENDORS = ("postgresql", "duckdb")  # aggregate all stratification
 # Internal stratifications for the linked suppression of cubes (see "Suppression linked across
 # levels"): the counts by trust x team x category, stratum key "trust|team|category". Never published
 # (``publish_result`` leaves them out); "cube:breakdown" counts the numerator by the breakdown's category,
-# and "cube:place:<category>" by municipality x sex, age band or immigrant background ("municipality|category").
+# and "cube:place:<category>" the items by municipality x sex, age band or immigrant background
+# (stratum key "municipality|category").
 CUBE_STRATIFIERS = ("sex", "age", "immigrant", "municipality")
 CUBE_BREAKDOWN = "cube:breakdown"
 PLACE_CATEGORIES = ("sex", "age", "immigrant")
@@ -1177,17 +1178,19 @@ def forget_snapshots() -> int:
 # A stratum without items has no row in its table, so readers know it is 0: such cells are
 # constants, left out of the cubes (a declared reason, which the reasons table always lists,
 # stays in; a code outside the definition is listed only where it counts something).
-# Every table of the country, a region, a trust or a unit (of a trust) by sex, age band,
-# immigrant background, municipality or centrality class, every such scope's reasons table,
-# every municipality's table by region, trust or team (the same cells seen from the other tree)
-# and by sex, age band or immigrant background, hides what that pattern hides; the audit makes sure no hidden count is determined by all those
-# tables together (a trust's women less its other units' shown women; the country's municipality
-# less the other trusts' rows there), negative counts excluded. Most units and municipalities
-# being small, the hidden cells form large components (up to 10,394 cells at 100,000 synthetic
-# persons; the audit of all 41 indicators' cubes takes 3-42 CPU-s per period, once, in ``helhet
-# indicators warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, the place cubes
-# are left out; should it still, that indicator's cubes are not linked (both logged), and its
-# tables by these stratifiers are suppressed one by one: the leak would remain there.
+# Every table of the country, a region, a trust or a unit (of a trust) by sex, age band, immigrant
+# background, municipality or centrality class, every such scope's reasons table, every
+# municipality's table by region, trust or team (the same cells seen from the other tree) and by
+# sex, age band or immigrant background, every by-team table's rows that are no unit of a trust, and
+# a municipal service's table by trust or region hides what that pattern hides; the audit makes sure
+# no hidden count is determined by all those tables together (a trust's women less its other units'
+# shown women; the country's municipality less the other trusts' rows there; a service's total less
+# its row in one trust's table), negative counts excluded. Most units and municipalities being
+# small, the hidden cells form large components (up to 10,394 cells at 100,000 synthetic persons;
+# the audit of all 41 indicators' cubes takes 3-42 CPU-s per period, once, in ``helhet indicators
+# warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, the place cubes are left out;
+# should it still, that indicator's cubes are not linked (both logged), and its tables by these
+# stratifiers are suppressed one by one: the leak would remain there.
 #
 # What nests (Strata in the module docstring): country > region > trust > the trust's own units
 # and a residual (the trust's items in no unit of its own: no unit, or a municipal service,
@@ -1200,12 +1203,12 @@ def forget_snapshots() -> int:
 # municipality's by-team table, stratifications of indicators beyond CUBE_AUDIT_LIMIT (above), any
 # two of sex, age band and immigrant background crossed (not published), and stratifications by
 # region, trust or team within a unit (but a municipal service's by trust and region: its service
-# rows). A scope whose total is hidden by the pattern hides at least
-# one stratum in each of its tables (they would add up to it). Where the service rows are not
-# linked (no cube), and in a municipality's by-team table (the residuals' cells there), the rows
-# that are no unit of the scope's trusts add up to residuals: they are all hidden unless that sum
-# can be worked out anyway (``_residual_rows``). A municipal service's dashboard follows its row in
-# the country's by-team table as published.
+# rows). A scope whose total is hidden by the pattern hides at least one stratum in each of its
+# tables (they would add up to it). Where the service rows are not linked (no cube), and in a
+# municipality's by-team table (the residuals' cells there), the rows that are no unit of the
+# scope's trusts add up to residuals: they are all hidden unless that sum can be worked out anyway
+# (``_residual_rows``). A municipal service's dashboard follows its row in the country's by-team
+# table as published.
 
 LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
 # Raised whenever the suppression can hide differently for the same counts (a stored pattern of another
@@ -1345,13 +1348,14 @@ class LinkedPattern:
                 residual.append(row)
         if residual:
             within = self.scope_node(scope)
-            service_node = f"residual:{scope.code}" if scope.level == "trust" else within
-            if "service" in self.cubes and (service_node, "service", "") in self.cube_nodes:
-                hidden |= {row.key for row in residual if (service_node, "service", row.key) in self.cube_hidden}
+            at = f"residual:{scope.code}" if scope.level == "trust" else within  # (its service rows')
+            if "service" in self.cubes and (at, "service", "") in self.cube_nodes:
+                hidden |= {row.key for row in residual if (at, "service", row.key) in self.cube_hidden}
             else:
-                hidden |= _residual_rows(residual, threshold, derivable=within is not None and self._residual_derivable(
+                derivable = within is not None and self._residual_derivable(
                     lambda node: self._within(node, within), lambda node: node in self.hidden,
-                    scope_hidden=within in self.hidden))
+                    scope_hidden=within in self.hidden)
+                hidden |= _residual_rows(residual, threshold, derivable=derivable)
         return hidden
 
     def _residual_derivable(self, inside: Callable[[str], bool], hidden: Callable[[str], bool], *,
@@ -1398,8 +1402,9 @@ class LinkedPattern:
             return None
         hidden = set()
         for row in rows:
-            node = f"region:{row.key}" if stratifier == "region" or row.key == UNKNOWN else f"residual:{row.key}"
-            if (node, "service", "") not in self.cube_nodes or (node, "service", scope.code) in self.cube_hidden:
+            trust_row = stratifier == "trust" and row.key != UNKNOWN
+            at = f"residual:{row.key}" if trust_row else f"region:{row.key}"
+            if (at, "service", "") not in self.cube_nodes or (at, "service", scope.code) in self.cube_hidden:
                 hidden.add(row.key)  # (the pattern has no such row only when the results are newer than it)
         return hidden
 
@@ -1635,7 +1640,8 @@ def _service_cube(result: IndicatorResult, values: dict[str, Cell],
     trust's hidden one away. The counts are those of a cube by trust x team (any of CUBE_STRATIFIERS,
     each counting every item once) summed over its categories. None when there is none or they do
     not add up to the hierarchy's."""
-    rows = next((result.strata[f"cube:{name}"] for name in CUBE_STRATIFIERS if f"cube:{name}" in result.strata), None)
+    any_cube = (f"cube:{name}" for name in CUBE_STRATIFIERS)
+    rows = next((result.strata[name] for name in any_cube if name in result.strata), None)
     if rows is None:
         return None
     leaves: dict[tuple[str, str], Cell] = {}
@@ -1647,7 +1653,7 @@ def _service_cube(result: IndicatorResult, values: dict[str, Cell],
         found = leaves.get((node, team))
         leaves[(node, team)] = _sum_cell([found, _counts(stratum.cell)]) if found else _counts(stratum.cell)
     cells: dict[Hashable, Cell] = {(node, "service", team): cell for (node, team), cell in leaves.items()}
-    above: dict[tuple[str, str, str], list[Hashable]] = {}  # a region's or the country's row -> the rows it sums
+    above: dict[tuple[str, str, str], dict[Hashable, None]] = {}  # a region's or the country's row: its parts
     of_node: dict[str, list[Hashable]] = {}
     for node, team in leaves:
         of_node.setdefault(node, []).append((node, "service", team))
@@ -1656,10 +1662,8 @@ def _service_cube(result: IndicatorResult, values: dict[str, Cell],
         if region not in values:
             return None  # (a register changed since the counts were computed)
         if node != region:
-            above.setdefault((region, "service", team), []).append((node, "service", team))
-        above.setdefault((NATION_NODE, "service", team), []).append((region, "service", team))
-    for total, parts in above.items():
-        above[total] = list(dict.fromkeys(parts))
+            above.setdefault((region, "service", team), {})[(node, "service", team)] = None
+        above.setdefault((NATION_NODE, "service", team), {})[(region, "service", team)] = None
     for total in sorted(above, key=lambda key: key[0] == NATION_NODE):  # the regions' first
         cells[total] = _sum_cell([cells[part] for part in above[total]])
     residuals = [n for n in values if n.startswith("residual:") or n == f"region:{UNKNOWN}"]
@@ -1676,8 +1680,9 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
                                                              frozenset[tuple[str, str, str]],
                                                              frozenset[tuple[str, str, str]]]:
     """The hierarchy's pattern extended to the cubes by sex, age band, immigrant background,
-    municipality, the places by those categories and the breakdown (suppression.suppress_linked): the
-    nodes hidden, the cubes linked, their hidden cells and their nodes. Nodes a cube hides are
+    municipality, the places by those categories, the service rows and the breakdown
+    (suppression.suppress_linked): the nodes hidden, the cubes linked, their hidden cells and their
+    nodes. Nodes a cube hides are
     hidden in the hierarchy too, and the breakdown's totals (the nodes' numerators) with their nodes:
     repeated until both agree. Should the place cubes make a component too large to audit, the rest
     is linked without them."""
@@ -1711,8 +1716,9 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
     attempts = [({**counts, **place_counts}, relations + place_relations)] if place_counts else []
     for attempt_counts, attempt_relations in [*attempts, (counts, relations)]:
         try:
-            hidden_nodes, cube_hidden = _suppress_cubes(result, attempt_counts, attempt_relations, values, reasons,
-                                                        hidden, linked, threshold)
+            system = LinkedCells(attempt_counts, attempt_relations)
+            hidden_nodes, cube_hidden = _suppress_cubes(result, system, values=values, reasons=reasons,
+                                                        hidden=hidden, linked=linked, threshold=threshold)
         except AuditTooLarge as exc:
             what = "place cubes" if attempt_counts is not counts else "cubes"
             logger.warning("%s %s: %s not linked: %s", result.indicator_id, result.period, what, exc)
@@ -1725,17 +1731,17 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
     return hidden, frozenset(), frozenset(), frozenset()
 
 
-def _suppress_cubes(result: IndicatorResult, counts: dict[Hashable, Cell], relations: list[LinkedRelation],
-                    values: dict[str, Cell], reasons: tuple[dict[Hashable, Cell], list[LinkedRelation],
-                                                            list[Hashable]] | None,
-                    hidden: frozenset[str], linked: set[str], threshold: int) -> tuple[set[str], set[tuple[Any, ...]]]:
+def _suppress_cubes(result: IndicatorResult, cubes: LinkedCells, *, values: dict[str, Cell],
+                    reasons: tuple[dict[Hashable, Cell], list[LinkedRelation], list[Hashable]] | None,
+                    hidden: frozenset[str], linked: set[str], threshold: int
+                    ) -> tuple[set[str], set[tuple[Any, ...]]]:
     """The nodes and cube cells ``_with_cubes`` hides, the reasons' system repeated with the main one until
     they agree (``linked`` loses "breakdown" when the reasons' is too large to audit). Raises
     AuditTooLarge when the main system is."""
     extra: set[str] = set()
     while True:
-        main = suppress_linked(LinkedCells(counts, relations), threshold, also_hide={*hidden, *extra},
-                               last=set(values), max_component=CUBE_AUDIT_LIMIT)
+        main = suppress_linked(cubes, threshold, also_hide={*hidden, *extra}, last=set(values),
+                               max_component=CUBE_AUDIT_LIMIT)
         hidden_nodes = {key for key in main.hidden if isinstance(key, str)}
         cube_hidden = {key for key in main.hidden if isinstance(key, tuple)}
         if reasons is None or "breakdown" not in linked:
