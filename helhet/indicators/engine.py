@@ -1171,26 +1171,28 @@ def forget_snapshots() -> int:
 # cube = the sum over the municipalities (the country's table by sex is the margin of both trees,
 # so the country's women less the other municipalities' shown women is in the audit). The
 # service rows (``_service_cube``) are the rows of the by-team tables that are no unit of a
-# trust: (residual:T, "service", S) for a municipal service S (or "unknown": no unit) in trust
-# T's table, their sums over a region's trusts and the country's regions; a municipal service's
-# items are split over its persons' catchment trusts, so its dashboard total (the country's row)
-# is linked to its rows in every trust's and region's table.
+# trust: a municipal service's (or "unknown"'s: no unit) part in a trust, the residual's child,
+# and its sums over a region's trusts and the country's regions; a municipal service's items are
+# split over its persons' catchment trusts, so its dashboard total (the country's row) is linked
+# to its rows in every trust's and region's table. The parts are leaves of the cubes, and a
+# service's total the sum of its parts there as well: its own tables.
 # A stratum without items has no row in its table, so readers know it is 0: such cells are
 # constants, left out of the cubes (a declared reason, which the reasons table always lists,
 # stays in; a code outside the definition is listed only where it counts something).
-# Every table of the country, a region, a trust or a unit (of a trust) by sex, age band, immigrant
-# background, municipality or centrality class, every such scope's reasons table, every
-# municipality's table by region, trust or team (the same cells seen from the other tree) and by
-# sex, age band or immigrant background, every by-team table's rows that are no unit of a trust, and
-# a municipal service's table by trust or region hides what that pattern hides; the audit makes sure
-# no hidden count is determined by all those tables together (a trust's women less its other units'
-# shown women; the country's municipality less the other trusts' rows there; a service's total less
-# its row in one trust's table), negative counts excluded. Most units and municipalities being
-# small, the hidden cells form large components (up to 11,240 cells at 100,000 synthetic persons;
-# the audit of all 41 indicators' cubes takes 3-40 CPU-s per period, once, in ``helhet indicators
-# warm``). Should the largest component exceed CUBE_AUDIT_LIMIT cells, the place cubes are left out;
-# should it still, that indicator's cubes are not linked (both logged), and its tables by these
-# stratifiers are suppressed one by one: the leak would remain there.
+# Every table of the country, a region, a trust, a unit of a trust or a municipal service by sex,
+# age band, immigrant background, municipality or centrality class, every such scope's reasons
+# table, every municipality's table by region, trust or team (the same cells seen from the other
+# tree) and by sex, age band or immigrant background, every by-team table's rows that are no unit
+# of a trust, and a municipal service's table by trust or region hides what that pattern hides;
+# the audit makes sure no hidden count is determined by all those tables together (a trust's women
+# less its other units' shown women; the country's municipality less the other trusts' rows there;
+# a service's total less its row in one trust's table), negative counts excluded. Most units,
+# services and municipalities being small, the hidden cells form large components (up to LARGEST
+# cells at 100,000 synthetic persons; the audit of all 41 indicators' cubes takes RANGE CPU-s per
+# period, once, in ``helhet indicators warm``). Should the largest component exceed
+# CUBE_AUDIT_LIMIT cells, the place cubes are left out; should it still, that indicator's cubes are
+# not linked (both logged), and its tables by these stratifiers are suppressed one by one: the
+# leak would remain there.
 #
 # What nests (Strata in the module docstring): country > region > trust > the trust's own units
 # and a residual (the trust's items in no unit of its own: no unit, or a municipal service,
@@ -1198,15 +1200,13 @@ def forget_snapshots() -> int:
 # items without a trust are the region (and trust) "unknown". Country > centrality class >
 # municipality (the class is the person's municipality's); the municipality cube crosses the
 # two, and the place cubes cross the centrality tree's municipalities with the categories; the
-# service rows split the residuals. Not linked, so per table only: stratifications of a municipal
-# service by sex, age band, immigrant background, municipality or centrality, its rows in a
-# municipality's by-team table, stratifications of indicators beyond CUBE_AUDIT_LIMIT (above), any
-# two of sex, age band and immigrant background crossed (not published), and stratifications by
-# region, trust or team within a unit (but a municipal service's by trust and region: its service
-# rows). A scope whose total is hidden by the pattern hides at least one stratum in each of its
-# tables (they would add up to it). Where the service rows are not linked (no cube), and in a
-# municipality's by-team table (the residuals' cells there), the rows that are no unit of the
-# scope's trusts add up to residuals: they are all hidden unless that sum can be worked out anyway
+# service rows split the residuals. Not linked, so per table only: stratifications of indicators
+# beyond CUBE_AUDIT_LIMIT (above), any two of sex, age band and immigrant background crossed (not
+# published), and stratifications by region, trust or team within a unit (but a municipal
+# service's by trust and region: its service rows). A scope whose total is hidden by the pattern
+# hides at least one stratum in each of its tables (they would add up to it). Where the service
+# rows are not linked (no cube), the rows of a by-team table that are no unit of the scope's trusts
+# add up to residuals: they are all hidden unless that sum can be worked out anyway
 # (``_residual_rows``). A municipal service's dashboard follows its row in the country's by-team
 # table as published.
 
@@ -1259,8 +1259,9 @@ class LinkedPattern:
     Nodes are named ``national``, ``region:R``, ``trust:T``, ``team:U`` (units with a trust),
     ``residual:T``, ``centrality:C`` and ``municipality:M``; the region "unknown" (no trust)
     and the centrality "unknown" (no municipality) stand for the trust and municipality
-    "unknown" as well. ``hidden_units`` are the units hidden in the national by-team table as
-    published (municipal services included: their dashboards follow it).
+    "unknown" as well. ``hidden`` also holds the service rows' parts and totals that are hidden
+    (``part:T|S``, ``service:S``: ``_service_cube``). ``hidden_units`` are the units hidden in the
+    national by-team table as published (municipal services included: their dashboards follow it).
     """
 
     values: dict[str, Cell]
@@ -1279,6 +1280,8 @@ class LinkedPattern:
         """The categories of a scope's table by a cube stratifier that the pattern hides; None when
         that table is not linked (the stratifier has no cube, or the scope is no node of it)."""
         node = self.scope_node(scope)
+        if node is None and scope.level == "unit":
+            node = f"service:{scope.code}"  # (a municipal service's total, ``_service_cube``)
         if stratifier not in self.cubes or node is None or (node, stratifier, "") not in self.cube_nodes:
             return None
         return {key for key in keys if (node, stratifier, key) in self.cube_hidden}
@@ -1348,9 +1351,8 @@ class LinkedPattern:
                 residual.append(row)
         if residual:
             within = self.scope_node(scope)
-            at = f"residual:{scope.code}" if scope.level == "trust" else within  # (its service rows')
-            if "service" in self.cubes and (at, "service", "") in self.cube_nodes:
-                hidden |= {row.key for row in residual if (at, "service", row.key) in self.cube_hidden}
+            if "service" in self.cubes and within is not None:
+                hidden |= {row.key for row in residual if self._service_row_hidden(scope.level, scope.code, row.key)}
             else:
                 derivable = within is not None and self._residual_derivable(
                     lambda node: self._within(node, within), lambda node: node in self.hidden,
@@ -1372,8 +1374,9 @@ class LinkedPattern:
                              threshold: int) -> set[str] | None:
         """The strata of a municipality's table by region, trust or team that the pattern hides: they
         are cells of the municipality cube (the items of trust T in municipality M are (trust:T,
-        "municipality", M)), and the rows that are no unit of a trust are ``_residual_rows``. None
-        when that cube is not linked."""
+        "municipality", M); a municipal service's, (service:S, "municipality", M)); without the
+        service rows, the rows that are no unit of a trust are ``_residual_rows``. None when that
+        cube is not linked."""
         if (scope.level != "municipality" or stratifier not in ("region", "trust", "team")
                 or "municipality" not in self.cubes or self.scope_node(scope) is None):
             return None
@@ -1388,7 +1391,10 @@ class LinkedPattern:
                 residual.append(row)
             elif node is None or (node, "municipality", "") not in self.cube_nodes or hidden_here(node):
                 hidden.add(row.key)  # (the cube has no such node only when the results are newer than it)
-        if residual:
+        if residual and "service" in self.cubes:  # (a service's total by municipality)
+            hidden |= {row.key for row in residual if (f"service:{row.key}", "municipality", "") not in self.cube_nodes
+                       or hidden_here(f"service:{row.key}")}
+        elif residual:
             hidden |= _residual_rows(residual, threshold, derivable=self._residual_derivable(
                 lambda node: True, hidden_here, scope_hidden=self.scope_hidden(scope)))
         return hidden
@@ -1400,13 +1406,19 @@ class LinkedPattern:
         if (scope.level != "unit" or scope.code in self.register.trust_of_unit
                 or stratifier not in ("trust", "region") or "service" not in self.cubes):
             return None
-        hidden = set()
-        for row in rows:
-            trust_row = stratifier == "trust" and row.key != UNKNOWN
-            at = f"residual:{row.key}" if trust_row else f"region:{row.key}"
-            if (at, "service", "") not in self.cube_nodes or (at, "service", scope.code) in self.cube_hidden:
-                hidden.add(row.key)  # (the pattern has no such row only when the results are newer than it)
-        return hidden
+        return {row.key for row in rows if self._service_row_hidden(stratifier, row.key, scope.code)}
+
+    def _service_row_hidden(self, where: str, code: str, team: str) -> bool:
+        """Whether the pattern hides the row of ``team`` (a municipal service or "unknown") in the
+        by-team table of the country (``where`` "national"), a region or a trust (``_service_cube``).
+        A row the pattern does not have (results newer than it) is hidden."""
+        if where == "region" and code != UNKNOWN:
+            row = (f"region:{code}", "service", team)
+            return row in self.cube_hidden or (row[0], "service", "") not in self.cube_nodes
+        node = f"part:{code}|{team}"
+        if where == "national" or (node, "service", "") not in self.cube_nodes:
+            node = f"service:{team}"  # (a service's total, or its one part)
+        return node in self.hidden or (node, "service", "") not in self.cube_nodes
 
     def agrees_with(self, result: IndicatorResult) -> bool:
         """Whether a result's total is the pattern's count for its scope (both from the same data)."""
@@ -1488,7 +1500,8 @@ def _difference(whole: Cell, parts: Sequence[Cell]) -> Cell | None:
 
 
 def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: dict[str, Cell],
-          register: Register) -> tuple[dict[Hashable, Cell], list[LinkedRelation], list[Hashable]] | None:
+          register: Register, *, across: dict[str, list[str]] | None = None
+          ) -> tuple[dict[Hashable, Cell], list[LinkedRelation], list[Hashable]] | None:
     """The cube of the national result's ``cube:<name>`` counts over the region tree: cells
     (node, name, category), with the node itself as the total of its categories, or for the breakdown
     (node, "breakdown", "") holding the node's numerator; its relations; and its totals. None when
@@ -1497,12 +1510,18 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
     Municipalities have a level above them, their centrality classes: cells (node, "centrality",
     class), each the sum of its municipalities, and the node the sum of its classes (tables by
     either are published). The country's cells there are the hierarchy's nodes ``municipality:M``
-    and ``centrality:C``: that links the region tree to the centrality tree."""
+    and ``centrality:C``: that links the region tree to the centrality tree.
+
+    With the service rows (``_service_cube``: ``parent`` and ``values`` then hold their parts, the
+    residuals' children), an item of a municipal service (or of no unit) counts in its part, and
+    each of ``across`` (a service's total, ``service:S``) is the sum of its parts in every trust,
+    category by category: the service's own tables."""
     breakdown = name == "breakdown"
     rows = result.strata.get(CUBE_BREAKDOWN if breakdown else f"cube:{name}")
     if rows is None:
         return None
-    geography = [n for n in values if n == NATION_NODE or n.split(":")[0] in ("region", "trust", "team", "residual")]
+    geography = [n for n in values if n == NATION_NODE
+                 or n.split(":")[0] in ("region", "trust", "team", "residual", "part", "service")]
     children: dict[str, list[str]] = {n: [] for n in geography}
     for node in geography:
         if node in parent and parent[node] in children:
@@ -1511,7 +1530,11 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
     categories: dict[str, None] = {}
     for stratum in rows:
         trust, team, category = stratum.key.split("|", 2)
-        if trust == UNKNOWN:
+        if f"part:{trust}|{team}" in children:
+            node = f"part:{trust}|{team}"
+        elif f"service:{team}" in parent and register.trust_of_unit.get(team) != trust:
+            node = f"service:{team}"  # (the one part of a service)
+        elif trust == UNKNOWN:
             node = f"region:{UNKNOWN}"
         elif register.trust_of_unit.get(team) == trust:
             node = f"team:{team}"
@@ -1545,7 +1568,12 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
             return f"municipality:{category}" if level == name and category != UNKNOWN else f"centrality:{category}"
         return (node, level, category)
 
+    filled: set[str] = set()
+
     def fill(node: str) -> bool:
+        if node in filled:  # (a part, filled with its residual, is also a service's child)
+            return True
+        filled.add(node)
         below = children[node]
         if not all(fill(child) for child in below):
             return False
@@ -1585,6 +1613,10 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
 
     if not order or not fill(NATION_NODE):
         return None
+    for service, parts in (across or {}).items():
+        children[service] = parts
+        if not fill(service):
+            return None
     national = [key for key in cells if isinstance(key, str) and key.startswith(("municipality:", "centrality:"))]
     if not all(key in values and _adds_up(values[key], [cells[key]]) for key in national):
         return None  # (the hierarchy's municipality nodes are missing, or they count otherwise)
@@ -1628,51 +1660,75 @@ def _place_cube(result: IndicatorResult, name: str, values: dict[str, Cell],
     return cells, relations
 
 
-def _service_cube(result: IndicatorResult, values: dict[str, Cell],
-                  register: Register) -> tuple[dict[Hashable, Cell], list[LinkedRelation]] | None:
+@dataclass(frozen=True)
+class ServiceRows:
+    """The service rows (``_service_cube``): their cells and relations, the parts' residuals, and
+    each service of several parts (``service:S``) with its parts."""
+
+    cells: dict[Hashable, Cell]
+    relations: list[LinkedRelation]
+    parent: dict[str, str]
+    across: dict[str, list[str]]
+
+
+def _service_cube(result: IndicatorResult, values: dict[str, Cell], register: Register) -> ServiceRows | None:
     """The rows of the by-team tables that are no unit of a trust (municipal services, and "unknown":
-    no unit) as cells (node, "service", team) of the nodes whose tables list them: ``residual:T`` (a
-    trust's), ``region:R``, the region "unknown" (items without a trust) and the country. A
-    residual is the sum of its rows, a region's row the sum of its trusts' and the country's the
-    sum of the regions'. A municipal service's items are split over its persons' catchment trusts,
-    so its row in the country's table (its dashboard's total) is linked to its rows in every
-    trust's and region's table: the country's less one trust's shown row would give the other
-    trust's hidden one away. The counts are those of a cube by trust x team (any of CUBE_STRATIFIERS,
-    each counting every item once) summed over its categories. None when there is none or they do
-    not add up to the hierarchy's."""
+    no unit) as cells of the linked system: ``part:T|S`` in trust T's table (T "unknown": items
+    without a trust, under the region "unknown"), (region:R, "service", S) in region R's and
+    ``service:S`` in the country's (a municipal service's dashboard total; a service with items in
+    one trust only is its part there, as most are). A residual is the sum of its parts, a region's
+    row the sum of its trusts' parts and the country's the sum of the regions' rows. A municipal
+    service's items are split over its persons' catchment trusts, so its total is linked to its
+    rows in every trust's and region's table: the country's less one trust's shown row would give
+    the other trust's hidden one away. The parts are leaves of the cubes, and each ``service:S``
+    of several parts the sum of its parts there too (``_cube``'s ``across``): the service's own
+    tables by sex, age band, immigrant background, municipality and centrality class, and its rows
+    in the municipalities' by-team tables. The counts are those of a cube by trust x team (any of
+    CUBE_STRATIFIERS, each counting every item once) summed over its categories. None when there is
+    none or they do not add up to the hierarchy's."""
     any_cube = (f"cube:{name}" for name in CUBE_STRATIFIERS)
     rows = next((result.strata[name] for name in any_cube if name in result.strata), None)
     if rows is None:
         return None
-    leaves: dict[tuple[str, str], Cell] = {}
+    counted: dict[tuple[str, str], Cell] = {}  # (trust, team) -> its items
     for stratum in rows:
         trust, team, _category = stratum.key.split("|", 2)
-        if register.trust_of_unit.get(team) == trust:
-            continue  # (a unit of its trust: a node of the hierarchy)
-        node = f"region:{UNKNOWN}" if trust == UNKNOWN else f"residual:{trust}"
-        found = leaves.get((node, team))
-        leaves[(node, team)] = _sum_cell([found, _counts(stratum.cell)]) if found else _counts(stratum.cell)
-    cells: dict[Hashable, Cell] = {(node, "service", team): cell for (node, team), cell in leaves.items()}
-    above: dict[tuple[str, str, str], dict[Hashable, None]] = {}  # a region's or the country's row: its parts
-    of_node: dict[str, list[Hashable]] = {}
-    for node, team in leaves:
-        of_node.setdefault(node, []).append((node, "service", team))
-        region = f"region:{UNKNOWN}" if node == f"region:{UNKNOWN}" else \
-            f"region:{register.region_of_trust.get(node.removeprefix('residual:'))}"
+        if register.trust_of_unit.get(team) != trust:  # (a unit of its trust is a node of the hierarchy)
+            found = counted.get((trust, team))
+            counted[(trust, team)] = _sum_cell([found, _counts(stratum.cell)]) if found else _counts(stratum.cell)
+    trusts_of: dict[str, list[str]] = {}
+    for trust, team in counted:
+        trusts_of.setdefault(team, []).append(trust)
+    cells: dict[Hashable, Cell] = {}
+    parent: dict[str, str] = {}
+    rows_of: dict[Hashable, dict[Hashable, None]] = {}  # a region's row or a service's total: what it sums
+    across: dict[str, list[str]] = {}
+    for (trust, team), cell in counted.items():
+        # A service with items in one trust only is its part there (most are: one per municipality).
+        part = f"service:{team}" if len(trusts_of[team]) == 1 else f"part:{trust}|{team}"
+        owner = f"region:{UNKNOWN}" if trust == UNKNOWN else f"residual:{trust}"
+        region = owner if trust == UNKNOWN else f"region:{register.region_of_trust.get(trust)}"
         if region not in values:
             return None  # (a register changed since the counts were computed)
-        if node != region:
-            above.setdefault((region, "service", team), {})[(node, "service", team)] = None
-        above.setdefault((NATION_NODE, "service", team), {})[(region, "service", team)] = None
-    for total in sorted(above, key=lambda key: key[0] == NATION_NODE):  # the regions' first
-        cells[total] = _sum_cell([cells[part] for part in above[total]])
+        cells[part], parent[part] = cell, owner
+        row: Hashable = part if owner == region else (region, "service", team)
+        if owner != region:
+            rows_of.setdefault(row, {})[part] = None
+        if part != f"service:{team}":
+            rows_of.setdefault(f"service:{team}", {})[row] = None
+            across.setdefault(f"service:{team}", []).append(part)
+    for total in sorted(rows_of, key=lambda key: isinstance(key, str)):  # the regions' first
+        cells[total] = _sum_cell([cells[part] for part in rows_of[total]])
+    of_owner: dict[str, list[Hashable]] = {}
+    for part, owner in parent.items():
+        of_owner.setdefault(owner, []).append(part)
     residuals = [n for n in values if n.startswith("residual:") or n == f"region:{UNKNOWN}"]
-    if set(of_node) - set(residuals) or not all(_adds_up(values[n], [cells[k] for k in of_node.get(n, ())])
+    if set(of_owner) - set(residuals) or not all(_adds_up(values[n], [cells[k] for k in of_owner.get(n, ())])
                                                  for n in residuals):
         return None
-    relations = [LinkedRelation(node, tuple(keys)) for node, keys in of_node.items()]
-    relations += [LinkedRelation(total, tuple(parts)) for total, parts in above.items()]
-    return cells, relations
+    relations = [LinkedRelation(owner, tuple(parts)) for owner, parts in of_owner.items()]
+    relations += [LinkedRelation(total, tuple(parts)) for total, parts in rows_of.items()]
+    return ServiceRows(cells, relations, parent, across)
 
 
 def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str, str], hidden: frozenset[str],
@@ -1690,17 +1746,22 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
     counts: dict[Hashable, Cell] = {key: cell for key, cell in values.items()}
     relations = [LinkedRelation(r.parent, r.children) for r in hierarchy.relations]
     linked: set[str] = set()
+    services = _service_cube(result, values, register)
+    across: dict[str, list[str]] = {}
+    if services is not None:
+        # The parts are the residuals' children in the cubes, and published rows: margins like the nodes.
+        counts.update(services.cells)
+        relations += services.relations
+        linked.add("service")
+        values = {**values, **{key: cell for key, cell in services.cells.items() if isinstance(key, str)}}
+        parent = {**parent, **services.parent}
+        across = services.across
     for name in CUBE_STRATIFIERS:
-        cube = _cube(result, name, parent, values, register)
+        cube = _cube(result, name, parent, values, register, across=across)
         if cube is not None:
             counts.update(cube[0])
             relations += cube[1]
             linked.update(("municipality", "centrality") if name == "municipality" else (name,))
-    services = _service_cube(result, values, register) if linked else None
-    if services is not None:
-        counts.update(services[0])
-        relations += services[1]
-        linked.add("service")
     place_counts: dict[Hashable, Cell] = {}
     place_relations: list[LinkedRelation] = []
     for name in PLACE_CATEGORIES:
@@ -1708,7 +1769,8 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
         if place is not None:
             place_counts.update(place[0])
             place_relations += place[1]
-    reasons = _cube(result, "breakdown", parent, values, register) if result.indicator.is_proportion else None
+    reasons = _cube(result, "breakdown", parent, values, register, across=across) \
+        if result.indicator.is_proportion else None
     if not linked and reasons is None:
         return hidden, frozenset(), frozenset(), frozenset()
     if reasons is not None:
@@ -1724,7 +1786,9 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
             logger.warning("%s %s: %s not linked: %s", result.indicator_id, result.period, what, exc)
             continue
         nodes = [key for key in [*attempt_counts, *(reasons[0] if reasons else ())] if isinstance(key, tuple)]
-        cube_nodes = frozenset((str(key[0]), str(key[1]), "") for key in nodes)
+        # (the service rows that are nodes: a part, a service's total, marked as such)
+        rows = [(key, "service", "") for key in (services.cells if services else ()) if isinstance(key, str)]
+        cube_nodes = frozenset((str(key[0]), str(key[1]), "") for key in [*nodes, *rows])
         return (frozenset(hidden_nodes), frozenset(linked),
                 frozenset(key for key in cube_hidden if isinstance(key, tuple)), cube_nodes)
     # Not linked (the tables by these stratifiers are suppressed one by one, as before).

@@ -1,4 +1,4 @@
-"""Suppression linked across trusts for municipal services (the service rows of the by-team tables).
+"""Suppression linked across trusts for municipal services (the service rows).
 
 Two trusts of one region; decided referrals in 2025 (rejected of all), by the person's municipality
 (M1 is trust 1's catchment, M2 trust 2's). S is a municipal service for both municipalities, so its
@@ -18,7 +18,8 @@ by table, and it was so with the rows that are no unit of a trust suppressed as 
 own in each scope. Linked, the service rows of every by-team table (trust, region, country) are one
 system with the hierarchy, and no hidden count is determined by all the published tables
 together: checked by an audit built from the published tables alone, over the items' finest cells
-(trust, unit, municipality).
+(trust, unit, municipality). Two more worlds: three trusts (a service's own table by trust), and
+sex (its own table by sex; atoms (trust, unit, municipality, sex)).
 """
 
 from __future__ import annotations
@@ -121,3 +122,37 @@ def test_a_services_table_by_trust_follows_its_rows_in_the_trusts_tables(three_t
                                  by=("region", "trust", "team"))
     published = publish_everything(three_trusts["atoms"], scopes, strata)
     assert not published.determined()
+
+
+@pytest.fixture
+def by_sex(builders):
+    """A and B units of trusts 1 and 2 (10/20 women and 10/20 men each); S serves a municipality of
+    each trust: 10/20 women and 10/20 men in trust 1's, 1/2 women and 10/20 men in trust 2's. S's
+    table by sex alone shows its women, 11/22; less its women in trust 1 (trust 1's women less A's,
+    all shown) that gives its 1/2 women in trust 2 away. Linked, S's table by sex is the sum of its
+    parts' cells."""
+    builders.make_person()
+    trusts = two_trusts_of_a_region()
+    places = [Municipality.objects.filter(catchment_trust=trust).first().number for trust in trusts]
+    s = builders.make_unit(UnitKind.MUNICIPAL, code="kommune-s", municipalities=places)
+    a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trusts[0])
+    b = builders.make_unit(UnitKind.DPS, code="dps-b", trust=trusts[1])
+    atoms: dict[tuple[str, str, str, str], tuple[int, int]] = {}
+    for unit, trust, municipality, sex, count, rejected in [
+            (a, trusts[0], places[0], "female", 20, 10), (a, trusts[0], places[0], "male", 20, 10),
+            (b, trusts[1], places[1], "female", 20, 10), (b, trusts[1], places[1], "male", 20, 10),
+            (s, trusts[0], places[0], "female", 20, 10), (s, trusts[0], places[0], "male", 20, 10),
+            (s, trusts[1], places[1], "female", 2, 1), (s, trusts[1], places[1], "male", 20, 10)]:
+        refer(builders, unit, count, rejected, municipality=municipality, sex=sex)
+        atoms[(trust.code, unit.code, municipality, sex)] = (rejected, count)
+    return {"trusts": [t.code for t in trusts], "places": places, "atoms": atoms}
+
+
+def test_a_services_tables_by_sex_and_municipality_follow_its_parts(by_sex):
+    scopes, strata = every_scope(by_sex["trusts"], ("dps-a", "dps-b", "kommune-s"), by_sex["places"],
+                                 by=("region", "trust", "team", "municipality", "centrality", "sex"))
+    published = publish_everything(by_sex["atoms"], scopes, strata)
+    assert published.figures > 80
+    assert not published.determined()
+    pattern = engine.linked_patterns(PERIOD, [REJECTION])[REJECTION]
+    assert ("service:kommune-s", "sex", "") in pattern.cube_nodes
