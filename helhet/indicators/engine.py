@@ -1568,7 +1568,17 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
             return f"municipality:{category}" if level == name and category != UNKNOWN else f"centrality:{category}"
         return (node, level, category)
 
+    rule = breakdown_of(result.indicator) if breakdown else None
+    # The reasons always in the reasons table, and "" (the breakdown's total: the node's numerator).
+    listed = {"", UNKNOWN, *(str(code) for code, _label in rule[1].categories())} if rule is not None else set()
+
     filled: set[str] = set()
+    # Sparse: a node's cells of the categories with items below it (and those listed even when 0);
+    # a missing cell is 0, known (``known``). In the categories' order, as the relations list them.
+    rank = {category: index for index, category in enumerate(order)}
+    always = [category for category in order if category in listed]
+    class_of = {m: klass for klass, members in classes.items() for m in members}
+    counted_in: dict[str, list[str]] = {}
 
     def fill(node: str) -> bool:
         if node in filled:  # (a part, filled with its residual, is also a service's child)
@@ -1577,15 +1587,20 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
         below = children[node]
         if not all(fill(child) for child in below):
             return False
-        for category in order:
-            parts = [cells[at(child, name, category)] for child in below] if below else \
+        here = {c for child in below for c in counted_in[child]} if below else set(leaves.get(node, {}))
+        counted_in[node] = sorted(here.union(always), key=rank.__getitem__)
+        in_class: dict[str, list[Cell]] = {klass: [] for klass in classes}
+        for category in counted_in[node]:
+            parts = [cells.get(at(child, name, category), zero) for child in below] if below else \
                 [leaves.get(node, {}).get(category, zero)]
-            cells[at(node, name, category)] = _sum_cell(parts) if below else parts[0]
-        for klass, members in classes.items():
-            cells[at(node, margin, klass)] = _sum_cell([cells[at(node, name, m)] for m in members])
+            cells[at(node, name, category)] = cell = _sum_cell(parts) if below else parts[0]
+            if classes:
+                in_class[class_of[category]].append(cell)
+        for klass, found in in_class.items():
+            cells[at(node, margin, klass)] = _sum_cell(found) if found else zero
         total_key: Hashable = (node, name, "") if breakdown else node
         expected = Cell(None, values[node].numerator or 0) if breakdown else _counts(values[node])
-        if not _adds_up(expected, [cells[at(node, margin, c)] for c in tops]):
+        if not _adds_up(expected, [cells.get(at(node, margin, c), zero) for c in tops]):
             return False
         cells[total_key] = expected
         totals.append(total_key)
@@ -1593,20 +1608,18 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
             relations.append(LinkedRelation(total_key, present(at(node, margin, c) for c in tops)))
             relations.extend(LinkedRelation(at(node, margin, c), present(at(node, name, m) for m in members))
                              for c, members in classes.items() if not known(at(node, margin, c)))
-        relations.extend(LinkedRelation(at(node, level, c), present(at(child, level, c) for child in below))
-                         for level, categories_ in levels for c in categories_
-                         if below and not known(at(node, level, c)))
+        if below:
+            relations.extend(LinkedRelation(at(node, level, c), present(at(child, level, c) for child in below))
+                             for level, categories_ in [(name, counted_in[node]), *levels[1:]] for c in categories_
+                             if not known(at(node, level, c)))
         return True
-
-    rule = breakdown_of(result.indicator) if breakdown else None
-    # The reasons always in the reasons table, and "" (the breakdown's total: the node's numerator).
-    listed = {"", UNKNOWN, *(str(code) for code, _label in rule[1].categories())} if rule is not None else set()
 
     def known(key: Hashable) -> bool:
         """An empty stratum: its scope's table has no row for it (``_result``), so a reader knows it
         is 0. It is a constant, not a hidden count, and the audit leaves it out. The reasons table
         lists its declared reasons and "unknown" even when 0 (``_breakdown_rows``): those stay in."""
-        return cells[key].denominator == 0 and not (isinstance(key, tuple) and key[2] in listed)
+        cell = cells.get(key)
+        return (cell is None or cell.denominator == 0) and not (isinstance(key, tuple) and key[2] in listed)
 
     def present(keys: Iterable[Hashable]) -> tuple[Hashable, ...]:
         return tuple(key for key in keys if not known(key))

@@ -1075,8 +1075,10 @@ def _eliminate(rows: Sequence[Sparse], last: Collection[int]) -> tuple[Echelon, 
         for j in row:
             rows_of.setdefault(j, set()).add(i)
 
+    late = last if isinstance(last, (set, frozenset)) else set(last)
+
     def size(row: Sparse) -> int:
-        return sum(1 for j in row if j not in last) if last else len(row)
+        return len(row) - len(late.intersection(row)) if late else len(row)
 
     sizes = {i: size(row) for i, row in active.items()}
     queue = [(n, i) for i, n in sizes.items() if n]  # (size, row): stale entries are skipped
@@ -1103,17 +1105,24 @@ def _eliminate(rows: Sequence[Sparse], last: Collection[int]) -> tuple[Echelon, 
 def _reduced(echelon: Echelon) -> Echelon:
     """The reduced row echelon form of echelon rows: pivots 1 and each pivot column in its row only."""
     reduced: Echelon = [(p, {j: _divided(value, row[p]) for j, value in row.items()}) for p, row in echelon]
+    holders: dict[int, set[int]] = {}  # column -> the rows where it is not 0
+    for index, (_p, row) in enumerate(reduced):
+        for j in row:
+            holders.setdefault(j, set()).add(index)
     for k in range(len(reduced) - 1, -1, -1):  # a pivot column is in its row and earlier ones only
         p, top = reduced[k]
-        for _q, row in reduced[:k]:
-            factor = row.get(p)
-            if factor:
-                for j, value in top.items():
-                    updated = row.get(j, 0) - factor * value
-                    if updated:
-                        row[j] = updated
-                    else:
-                        del row[j]
+        for index in sorted(holders[p] - {k}):
+            row = reduced[index][1]
+            factor = row[p]
+            for j, value in top.items():
+                updated = row.get(j, 0) - factor * value
+                if updated:
+                    if j not in row:
+                        holders.setdefault(j, set()).add(index)
+                    row[j] = updated
+                else:
+                    del row[j]
+                    holders[j].discard(index)
     return reduced
 
 
