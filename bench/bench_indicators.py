@@ -210,7 +210,7 @@ def main() -> None:
           f"others beyond engine.CUBE_AUDIT_LIMIT={engine.CUBE_AUDIT_LIMIT} hidden cells: their tables by sex, age, "
           f"immigrant background, municipality and centrality suppressed table by table), the place cubes for "
           f"{sum(map(places_linked, cube_patterns))} (the others' municipalities' tables by sex, age and immigrant "
-          "background suppressed table by table)")
+          f"background suppressed table by table), the service rows for {sum('service' in p.cubes for p in cube_patterns)}")
 
     with tempfile.TemporaryDirectory() as folder:
         duck = duckdb.connect()

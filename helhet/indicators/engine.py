@@ -162,9 +162,9 @@ CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN, *PLACE_
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
 # cells; beyond this many the place cubes are left out, then the cubes are not linked (logged). At
-# 100,000 synthetic persons the largest is 11,240 (with the place cubes and the service rows; the
-# audit of a component of 10,037 took 3.1 CPU-s); the number of units, municipalities and
-# categories, not of persons, bounds it. See "Suppression linked across levels".
+# 100,000 synthetic persons the largest is 15,768 (with the place cubes and the service rows,
+# 2023); the number of units, services, municipalities and categories, not of persons, bounds it.
+# See "Suppression linked across levels".
 CUBE_AUDIT_LIMIT = 20_000
 # Indicators whose rules share a population are computed together (one statement per population);
 # False computes each alone (the reference the equivalence test compares with).
@@ -1187,8 +1187,8 @@ def forget_snapshots() -> int:
 # the audit makes sure no hidden count is determined by all those tables together (a trust's women
 # less its other units' shown women; the country's municipality less the other trusts' rows there;
 # a service's total less its row in one trust's table), negative counts excluded. Most units,
-# services and municipalities being small, the hidden cells form large components (up to LARGEST
-# cells at 100,000 synthetic persons; the audit of all 41 indicators' cubes takes RANGE CPU-s per
+# services and municipalities being small, the hidden cells form large components (up to 15,768
+# cells at 100,000 synthetic persons; the audit of all 41 indicators' cubes takes 4-52 CPU-s per
 # period, once, in ``helhet indicators warm``). Should the largest component exceed
 # CUBE_AUDIT_LIMIT cells, the place cubes are left out; should it still, that indicator's cubes are
 # not linked (both logged), and its tables by these stratifiers are suppressed one by one: the
