@@ -1748,13 +1748,12 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
                 register: Register, threshold: int) -> tuple[frozenset[str], frozenset[str],
                                                              frozenset[tuple[str, str, str]],
                                                              frozenset[tuple[str, str, str]]]:
-    """The hierarchy's pattern extended to the cubes by sex, age band, immigrant background,
-    municipality, the places by those categories, the service rows and the breakdown
+    """The hierarchy's pattern extended to the service rows, the cubes by sex, age band, immigrant
+    background and municipality, the places by those categories and the breakdown
     (suppression.suppress_linked): the nodes hidden, the cubes linked, their hidden cells and their
-    nodes. Nodes a cube hides are
-    hidden in the hierarchy too, and the breakdown's totals (the nodes' numerators) with their nodes:
-    repeated until both agree. Should the place cubes make a component too large to audit, the rest
-    is linked without them."""
+    nodes. Nodes a cube hides are hidden in the hierarchy too, and the breakdown's totals (the
+    nodes' numerators) with their nodes: repeated until both agree. Should the place cubes make a
+    component too large to audit, the rest is linked without them."""
     values: dict[str, Cell] = dict(hierarchy.cells)
     counts: dict[Hashable, Cell] = {key: cell for key, cell in values.items()}
     relations = [LinkedRelation(r.parent, r.children) for r in hierarchy.relations]

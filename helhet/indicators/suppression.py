@@ -1241,6 +1241,7 @@ def _raised_by_highs(reduced: Echelon, free: Mapping[int, int], unknown: Sequenc
 
     A column is only ever called raised on an exact witness, so the audit never misses a pinned
     zero; a column HiGHS failed to raise would be called pinned, hiding more, never less."""
+    # (Imported here: scipy takes a while to import, and only an audit that reaches this needs it.)
     from scipy.optimize import linprog
     from scipy.sparse import csr_array
 
