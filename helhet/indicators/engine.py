@@ -1664,13 +1664,20 @@ def _place_cube(result: IndicatorResult, name: str, values: dict[str, Cell],
         of_category.setdefault(category, []).append(key)
     places = [n for n in values if n.startswith("municipality:") or n == f"centrality:{UNKNOWN}"]
     columns = [key for key in counts if isinstance(key, tuple) and key[:2] == (NATION_NODE, name)]
-    if not all(_adds_up(values[n], [cells[k] for k in of_node.get(n, ())]) for n in places) or \
-            set(of_node) - set(places) or {key[2] for key in columns} != set(of_category) or \
+    if not _split_adds_up(values, places, of_node, cells) or {key[2] for key in columns} != set(of_category) or \
             not all(_adds_up(counts[key], [cells[k] for k in of_category[key[2]]]) for key in columns):
         return None  # (a register changed since the counts were computed)
     relations = [LinkedRelation(node, tuple(keys)) for node, keys in of_node.items()]
     relations += [LinkedRelation(key, tuple(of_category[key[2]])) for key in columns]
     return cells, relations
+
+
+def _split_adds_up(values: dict[str, Cell], nodes: Sequence[str], parts: dict[str, list[Hashable]],
+                   cells: dict[Hashable, Cell]) -> bool:
+    """Whether each of ``nodes`` counts what its ``parts``' cells add up to (none: 0), and every part
+    has one of them (the counts and the hierarchy are of the same data and registers)."""
+    return not set(parts) - set(nodes) and all(_adds_up(values[n], [cells[k] for k in parts.get(n, ())])
+                                                for n in nodes)
 
 
 @dataclass(frozen=True)
@@ -1736,8 +1743,7 @@ def _service_cube(result: IndicatorResult, values: dict[str, Cell], register: Re
     for part, owner in parent.items():
         of_owner.setdefault(owner, []).append(part)
     residuals = [n for n in values if n.startswith("residual:") or n == f"region:{UNKNOWN}"]
-    if set(of_owner) - set(residuals) or not all(_adds_up(values[n], [cells[k] for k in of_owner.get(n, ())])
-                                                 for n in residuals):
+    if not _split_adds_up(values, residuals, of_owner, cells):
         return None
     relations = [LinkedRelation(owner, tuple(parts)) for owner, parts in of_owner.items()]
     relations += [LinkedRelation(total, tuple(parts)) for total, parts in rows_of.items()]

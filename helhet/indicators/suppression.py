@@ -1190,29 +1190,30 @@ def _pinned_in(reduced: Echelon) -> set[int]:
     if not unknown:
         return pinned
     free = {f: index for index, f in enumerate(f for f in uses if f not in pinned)}
-
-    def minus_v(j: int) -> dict[int, Any]:
-        """-v_j in the free values (variable index -> coefficient)."""
-        if j in free:
-            return {free[j]: -1}
-        return {free[f]: value for f, value in pivot_row[j].items() if f in free}
-
     lowered = [p for p, row in reduced  # v_p >= 0 where some free value lowers it
                if p not in pinned and any(value > 0 for f, value in row.items() if f in free)]
     raised_now = _raised_by_highs(reduced, free, unknown, lowered)
     if raised_now is None:
-        raised_now = _raised_by_simplex(free, unknown, lowered, minus_v)
+        raised_now = _raised_by_simplex(reduced, free, unknown, lowered)
     return pinned | {z for z in unknown if z not in raised_now}
 
 
-def _raised_by_simplex(free: Mapping[int, int], unknown: Sequence[int], lowered: Sequence[int],
-                       minus_v: Callable[[int], dict[int, Any]]) -> set[int]:
+def _minus_v(j: int, free: Mapping[int, int], pivot_row: Mapping[int, dict[int, Any]]) -> dict[int, Any]:
+    """-v_j in the free values of ``_pinned_in``'s linear program (variable index -> coefficient)."""
+    if j in free:
+        return {free[j]: -1}
+    return {free[f]: value for f, value in pivot_row[j].items() if f in free}
+
+
+def _raised_by_simplex(reduced: Echelon, free: Mapping[int, int], unknown: Sequence[int],
+                       lowered: Sequence[int]) -> set[int]:
     """The ``unknown`` columns some change raises, by the linear program of ``_pinned_in`` solved
     exactly (``_simplex_minimise``: its all-slack basis is feasible, so no first phase)."""
     k, u = len(free), len(unknown)
-    lp_rows: list[dict[int, Any]] = [minus_v(p) for p in lowered]
+    pivot_row = dict(reduced)
+    lp_rows: list[dict[int, Any]] = [_minus_v(p, free, pivot_row) for p in lowered]
     for index, z in enumerate(unknown):  # t_z - v_z <= 0
-        lp_rows.append({**minus_v(z), k + index: 1})
+        lp_rows.append({**_minus_v(z, free, pivot_row), k + index: 1})
     for index in range(u):  # t_z <= 1
         lp_rows.append({k + index: 1})
     width = k + u
@@ -1248,22 +1249,15 @@ def _raised_by_highs(reduced: Echelon, free: Mapping[int, int], unknown: Sequenc
     k, u = len(free), len(unknown)
     pivot_row = dict(reduced)
 
+    minus_v = {j: _minus_v(j, free, pivot_row) for j in (*pivot_row, *free)}
+
     def v_of(j: int, y: Mapping[int, Any]) -> Any:
         """v_j for free values y (by the free column's index)."""
-        if j in free:
-            return y.get(free[j], 0)
-        return -sum(value * y.get(free[f], 0) for f, value in pivot_row[j].items() if f in free)
+        return -sum(value * y.get(index, 0) for index, value in minus_v[j].items())
 
-    entries: list[tuple[int, int, float]] = []
-    for i, p in enumerate(lowered):  # -v_p <= 0
-        entries += [(i, free[f], float(value)) for f, value in pivot_row[p].items() if f in free]
-    for index, z in enumerate(unknown):  # t_z - v_z <= 0
-        i = len(lowered) + index
-        entries.append((i, k + index, 1.0))
-        if z in free:
-            entries.append((i, free[z], -1.0))
-        else:
-            entries += [(i, free[f], float(value)) for f, value in pivot_row[z].items() if f in free]
+    lp_rows = [minus_v[p] for p in lowered]  # -v_p <= 0
+    lp_rows += [{**minus_v[z], k + index: 1} for index, z in enumerate(unknown)]  # t_z - v_z
+    entries = [(i, index, float(value)) for i, row in enumerate(lp_rows) for index, value in row.items()]
     rows, columns, values = zip(*entries, strict=True)
     matrix = csr_array((values, (rows, columns)), shape=(len(lowered) + u, k + u))
     solution = linprog([0.0] * k + [-1.0] * u, A_ub=matrix, b_ub=[0.0] * (len(lowered) + u),
@@ -1275,10 +1269,10 @@ def _raised_by_highs(reduced: Echelon, free: Mapping[int, int], unknown: Sequenc
     claimed = {z for index, z in enumerate(unknown) if solution.x[k + index] > 0.5}
     positive = {index: value for index, value in floats.items() if value > zero}
     tight = [p for p in pivot_row if abs(v_of(p, positive)) <= zero
-             and any(f in free and free[f] in positive for f in pivot_row[p])]
+             and any(index in positive for index in minus_v[p])]
     equations = []
     for p in tight:  # v_p = 0 over the positive free values, in integers
-        row = {free[f]: value for f, value in pivot_row[p].items() if f in free and free[f] in positive}
+        row = {index: value for index, value in minus_v[p].items() if index in positive}
         scale = reduce(lcm, (Fraction(value).denominator for value in row.values()), 1)
         equations.append({index: int(value * scale) for index, value in row.items()})
     echelon = _eliminate(equations, set())[0]  # (homogeneous: always consistent)
