@@ -44,7 +44,7 @@ Public API (stable; dashboards, exports, reports, the CLI and FHIR call only the
     dashboard that shows it, so a unit hidden on its own page cannot be found from its trust's
     total, nor a unit's women from its trust's, nor a trust's items in a municipality from the
     country's there (for cubes within CUBE_AUDIT_LIMIT, every indicator's at 100,000 synthetic
-    persons; beyond it those tables are suppressed one by one). With ``cached`` the pattern is
+    persons; beyond it the tables not linked are withheld). With ``cached`` the pattern is
     the one stored with the national results of the same ``max_age``; when it and a stored
     result of the scope disagree, the older of the two is computed again. Without ``cached`` it
     is computed with the results.
@@ -152,16 +152,19 @@ GROUPING_SETS_VENDORS = ("postgresql", "duckdb")  # aggregate all stratification
 # Internal stratifications for the linked suppression of cubes (see "Suppression linked across
 # levels"): the counts by trust x team x category, stratum key "trust|team|category". Never published
 # (``publish_result`` leaves them out); "cube:breakdown" counts the numerator by the breakdown's category,
-# and "cube:place:<category>" the items by municipality x sex, age band or immigrant background
-# (stratum key "municipality|category").
+# and "cube:place:<category>" the items by municipality x sex, age band or immigrant background, or the
+# numerator by municipality x the breakdown's category (stratum key "municipality|category").
 CUBE_STRATIFIERS = ("sex", "age", "immigrant", "municipality")
 CUBE_BREAKDOWN = "cube:breakdown"
 PLACE_CATEGORIES = ("sex", "age", "immigrant")
 PLACE_CUBES = tuple(f"cube:place:{name}" for name in PLACE_CATEGORIES)
-CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN, *PLACE_CUBES)
+PLACE_BREAKDOWN = "cube:place:breakdown"
+BREAKDOWN_CUBES = (CUBE_BREAKDOWN, PLACE_BREAKDOWN)  # (they count the numerator's items)
+CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN, *PLACE_CUBES, PLACE_BREAKDOWN)
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
-# cells; beyond this many the place cubes are left out, then the cubes are not linked (logged). At
+# cells; beyond this many the place cubes are left out, then the cubes (logged; the tables they
+# would have linked are withheld). At
 # 100,000 synthetic persons the largest is 15,768 (with the place cubes and the service rows,
 # 2023); the number of units, services, municipalities and categories, not of persons, bounds it.
 # See "Suppression linked across levels".
@@ -497,6 +500,8 @@ def supports(definition: IndicatorDefinition, name: str) -> bool:
     """Whether the definition can be stratified by ``name`` (a stratifier or one of CUBES)."""
     if name == CUBE_BREAKDOWN:
         return breakdown_of(definition) is not None and {"trust", "team"} <= set(definition.stratifiers)
+    if name == PLACE_BREAKDOWN:
+        return breakdown_of(definition) is not None and "municipality" in definition.stratifiers
     if name in PLACE_CUBES:
         return {"municipality", name.removeprefix("cube:place:")} <= set(definition.stratifiers)
     if name in CUBES:
@@ -508,8 +513,8 @@ def _grouping(name: str) -> tuple[tuple[str, ...], str]:
     """The columns a stratification groups by, and its stratum expression."""
     if name not in CUBES:
         return (name,), name
-    if name in PLACE_CUBES:
-        category = name.removeprefix("cube:place:")
+    if name in (*PLACE_CUBES, PLACE_BREAKDOWN):
+        category = "category" if name == PLACE_BREAKDOWN else name.removeprefix("cube:place:")
         return ("municipality", category), f"municipality || '|' || {category}"
     category = "category" if name == CUBE_BREAKDOWN else name.removeprefix("cube:")
     return ("trust", "team", category), f"trust || '|' || team || '|' || {category}"
@@ -626,7 +631,7 @@ def aggregate_sql(definition: IndicatorDefinition, period: Period, scope: Scope,
         if name in CUBES:
             # Counts only (the pattern needs no statistic; _result drops the GROUPING SETS' one).
             columns, expression = _grouping(name)
-            where = " WHERE category IS NOT NULL" if name == CUBE_BREAKDOWN else ""
+            where = " WHERE category IS NOT NULL" if name in BREAKDOWN_CUBES else ""
             parts.append(f"""
                 SELECT '{name}' AS stratifier, {expression} AS stratum, COUNT(*) AS n,
                     {'SUM(num)' if definition.is_proportion else 'NULL'} AS events, NULL AS stat, NULL AS q1,
@@ -796,9 +801,9 @@ def _result(definition: IndicatorDefinition, period: Period, scope: Scope, wante
         if stratifier in CUBES:
             # Counts for the linked pattern only: (numerator, denominator), or the numerator's items
             # of a category (a count without numerator); no statistic.
-            count = int(events or 0) if stratifier == CUBE_BREAKDOWN else int(n or 0)
+            count = int(events or 0) if stratifier in BREAKDOWN_CUBES else int(n or 0)
             if stratum and count:
-                numerator_ = int(events or 0) if proportion and stratifier != CUBE_BREAKDOWN else None
+                numerator_ = int(events or 0) if proportion and stratifier not in BREAKDOWN_CUBES else None
                 strata[stratifier].append(Stratum(stratifier, str(stratum), str(stratum), numerator_, count, None))
             continue
         if breakdown is not None and stratifier == breakdown[0]:
@@ -1175,14 +1180,17 @@ def forget_snapshots() -> int:
 # and its sums over a region's trusts and the country's regions; a municipal service's items are
 # split over its persons' catchment trusts, so its dashboard total (the country's row) is linked
 # to its rows in every trust's and region's table. The parts are leaves of the cubes, and a
-# service's total the sum of its parts there as well: its own tables.
+# service's total the sum of its parts there as well: its own tables. The reasons have a place
+# cube too (PLACE_BREAKDOWN: the numerator by municipality x reason): a municipality's reasons
+# table, whose column sums are the country's reasons table.
 # A stratum without items has no row in its table, so readers know it is 0: such cells are
 # constants, left out of the cubes (a declared reason, which the reasons table always lists,
 # stays in; a code outside the definition is listed only where it counts something).
 # Every table of the country, a region, a trust, a unit of a trust or a municipal service by sex,
-# age band, immigrant background, municipality or centrality class, every such scope's reasons
-# table, every municipality's table by region, trust or team (the same cells seen from the other
-# tree) and by sex, age band or immigrant background, every by-team table's rows that are no unit
+# age band, immigrant background, municipality or centrality class, every such scope's and every
+# municipality's reasons table, every municipality's table by region, trust or team (the same cells
+# seen from the other tree) and by sex, age band or immigrant background, every by-team table's rows
+# that are no unit
 # of a trust, and a municipal service's table by trust or region hides what that pattern hides;
 # the audit makes sure no hidden count is determined by all those tables together (a trust's women
 # less its other units' shown women; the country's municipality less the other trusts' rows there;
@@ -1190,9 +1198,11 @@ def forget_snapshots() -> int:
 # services and municipalities being small, the hidden cells form large components (up to 15,768
 # cells at 100,000 synthetic persons; the audit of all 41 indicators' cubes takes 4-52 CPU-s per
 # period, once, in ``helhet indicators warm``). Should the largest component exceed
-# CUBE_AUDIT_LIMIT cells, the place cubes are left out; should it still, that indicator's cubes are
-# not linked (both logged), and its tables by these stratifiers are suppressed one by one: the
-# leak would remain there.
+# CUBE_AUDIT_LIMIT cells, the place cubes are left out; should it still, the service rows alone are
+# linked with the hierarchy (each logged). A table the pattern does not link is withheld: every
+# stratum hidden (``LinkedPattern.also_hide``; a reasons table in ``publish_result``). Suppressed on
+# its own, it could be worked out from the linked ones (a trust's women less its units' shown
+# women), so nothing less is safe.
 #
 # What nests (Strata in the module docstring): country > region > trust > the trust's own units
 # and a residual (the trust's items in no unit of its own: no unit, or a municipal service,
@@ -1200,22 +1210,23 @@ def forget_snapshots() -> int:
 # items without a trust are the region (and trust) "unknown". Country > centrality class >
 # municipality (the class is the person's municipality's); the municipality cube crosses the
 # two, and the place cubes cross the centrality tree's municipalities with the categories; the
-# service rows split the residuals. Not linked, so per table only: stratifications of indicators
-# beyond CUBE_AUDIT_LIMIT (above), any two of sex, age band and immigrant background crossed (not
-# published), and stratifications by region, trust or team within a unit (but a municipal
-# service's by trust and region: its service rows). A scope whose total is hidden by the pattern
-# hides at least one stratum in each of its tables (they would add up to it). Where the service
-# rows are not linked (no cube), the rows of a by-team table that are no unit of the scope's trusts
-# add up to residuals: they are all hidden unless that sum can be worked out anyway
-# (``_residual_rows``). A municipal service's dashboard follows its row in the country's by-team
-# table as published.
+# service rows split the residuals. Not linked: any two of sex, age band and immigrant background
+# crossed (not published). A unit's table by region, trust or team is the unit itself (but a
+# municipal service's by trust and region: its service rows). A scope whose total is hidden by
+# the pattern hides at least one stratum in each of its tables (they would add up to it). Where
+# the service rows are not linked (the indicator has no cube), the rows of a by-team table that
+# are no unit of the scope's trusts add up to residuals: they are all hidden unless that sum can
+# be worked out anyway (``_residual_rows``). A municipal service's dashboard follows its row in
+# the country's by-team table as published.
 
 LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
 # Raised whenever the suppression can hide differently for the same counts (a stored pattern of another
 # version is worked out again). 2: the sparse exact audit (every indicator's cubes linked), empty strata
 # known to be 0. 3: the municipality cube; a determined cell freed by the nearest cell that frees it.
 # 4: the place cubes (municipalities by sex, age band and immigrant background) and the service rows.
-PATTERN_VERSION = 4
+# 5: the municipalities' reasons tables (the reasons' place cube); the service rows linked when the
+# cubes are too large to audit.
+PATTERN_VERSION = 5
 NATION_NODE = "national"
 _PATTERN_MEMO: dict[tuple[Any, ...], LinkedPattern] = {}
 _PATTERN_MEMO_SIZE = 4096
@@ -1329,7 +1340,9 @@ class LinkedPattern:
         return within if self._within(within, node) else None
 
     def also_hide(self, scope: Scope, stratifier: str, rows: Sequence[Stratum], threshold: int) -> set[str]:
-        """The strata of one of the scope's tables that the pattern hides (see ``_residual_rows``)."""
+        """The strata of one of the scope's tables that the pattern hides (see ``_residual_rows``).
+        A stratum the pattern does not link (its cube was too large to audit, or the indicator has
+        none) is withheld: hidden, whatever its count."""
         in_cube = self.cube_also_hide(scope, stratifier, [row.key for row in rows])
         if in_cube is None:
             in_cube = self._across_municipality(scope, stratifier, rows, threshold)
@@ -1349,6 +1362,8 @@ class LinkedPattern:
                     hidden.add(row.key)
             elif stratifier == "team" and scope.level in ("national", "region", "trust"):
                 residual.append(row)
+            else:
+                hidden.add(row.key)  # (not linked: suppressed on its own, it could be found from the others)
         if residual:
             within = self.scope_node(scope)
             if "service" in self.cubes and within is not None:
@@ -1568,9 +1583,8 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
             return f"municipality:{category}" if level == name and category != UNKNOWN else f"centrality:{category}"
         return (node, level, category)
 
-    rule = breakdown_of(result.indicator) if breakdown else None
     # The reasons always in the reasons table, and "" (the breakdown's total: the node's numerator).
-    listed = {"", UNKNOWN, *(str(code) for code, _label in rule[1].categories())} if rule is not None else set()
+    listed = {"", *_listed(result)} if breakdown else set()
 
     filled: set[str] = set()
     # Sparse: a node's cells of the categories with items below it (and those listed even when 0);
@@ -1636,6 +1650,12 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
     return {key: cell for key, cell in cells.items() if not known(key)}, relations, totals
 
 
+def _listed(result: IndicatorResult) -> list[str]:
+    """The categories a reasons table lists even at 0 (``_breakdown_rows``): the declared ones and "unknown"."""
+    rule = breakdown_of(result.indicator)
+    return [] if rule is None else [*(str(code) for code, _label in rule[1].categories()), UNKNOWN]
+
+
 def _sum_cell(parts: Sequence[Cell]) -> Cell:
     numerator = None if parts[0].numerator is None else sum(p.numerator or 0 for p in parts)
     return Cell(numerator, sum(p.denominator for p in parts))
@@ -1648,36 +1668,51 @@ def _place_cube(result: IndicatorResult, name: str, values: dict[str, Cell],
     count is the sum of its categories (its table by ``name``), and the country's cell of a category
     in the region tree's cube, (national, name, category), the sum of the municipalities' (the
     country's table by ``name`` is both trees' margin). Empty strata are known to be 0 and left out,
-    as in ``_cube``. None when the counts do not add up to the hierarchy's and the cube's."""
-    rows = result.strata.get(f"cube:place:{name}")
+    as in ``_cube``. None when the counts do not add up to the hierarchy's and the cube's.
+
+    For the breakdown (``name`` "breakdown", ``counts`` the reasons' cube): a municipality's
+    reasons table, whose total is the cell (municipality:M, "breakdown", "") holding its numerator
+    (its declared reasons are listed even at 0, as in ``_cube``)."""
+    breakdown = name == "breakdown"
+    rows = result.strata.get(PLACE_BREAKDOWN if breakdown else f"cube:place:{name}")
     if rows is None:
         return None
-    cells: dict[Hashable, Cell] = {}
-    of_node: dict[str, list[Hashable]] = {}
-    of_category: dict[str, list[Hashable]] = {}
+    places = [n for n in values if n.startswith("municipality:") or n == f"centrality:{UNKNOWN}"]
+    cells: dict[tuple[str, str, str], Cell] = {}
     for stratum in rows:
         municipality, category = stratum.key.split("|", 1)
         node = f"centrality:{UNKNOWN}" if municipality == UNKNOWN else f"municipality:{municipality}"
-        key = (node, name, category)
-        cells[key] = _counts(stratum.cell)
-        of_node.setdefault(node, []).append(key)
-        of_category.setdefault(category, []).append(key)
-    places = [n for n in values if n.startswith("municipality:") or n == f"centrality:{UNKNOWN}"]
-    columns = [key for key in counts if isinstance(key, tuple) and key[:2] == (NATION_NODE, name)]
-    if not _split_adds_up(values, places, of_node, cells) or {key[2] for key in columns} != set(of_category) or \
-            not all(_adds_up(counts[key], [cells[k] for k in of_category[key[2]]]) for key in columns):
+        cells[(node, name, category)] = _counts(stratum.cell)
+    columns = [key for key in counts if isinstance(key, tuple) and key[:2] == (NATION_NODE, name) and key[2]]
+    totals: dict[Hashable, Cell] = {node: values[node] for node in places}
+    if breakdown:
+        listed = {key[2] for key in columns} & set(_listed(result))  # (a reason 0 everywhere: a known 0)
+        cells |= {(node, name, category): Cell(None, 0) for node in places for category in sorted(listed)
+                  if (node, name, category) not in cells}
+        totals = {(node, name, ""): Cell(None, values[node].numerator or 0) for node in places}
+    of_node: dict[Hashable, list[Hashable]] = {}
+    of_category: dict[str, list[Hashable]] = {}
+    for key in cells:
+        total: Hashable = (key[0], name, "") if breakdown else key[0]
+        of_node.setdefault(total, []).append(key)
+        of_category.setdefault(key[2], []).append(key)
+    found: dict[Hashable, Cell] = {key: cell for key, cell in cells.items()}
+    if breakdown:
+        found |= totals
+    if not _split_adds_up(totals, of_node, found) or {key[2] for key in columns} != set(of_category) or \
+            not all(_adds_up(counts[key], [found[k] for k in of_category[key[2]]]) for key in columns):
         return None  # (a register changed since the counts were computed)
-    relations = [LinkedRelation(node, tuple(keys)) for node, keys in of_node.items()]
+    relations = [LinkedRelation(total, tuple(keys)) for total, keys in of_node.items()]
     relations += [LinkedRelation(key, tuple(of_category[key[2]])) for key in columns]
-    return cells, relations
+    return found, relations
 
 
-def _split_adds_up(values: dict[str, Cell], nodes: Sequence[str], parts: dict[str, list[Hashable]],
+def _split_adds_up(totals: dict[Hashable, Cell], parts: dict[Hashable, list[Hashable]],
                    cells: dict[Hashable, Cell]) -> bool:
-    """Whether each of ``nodes`` counts what its ``parts``' cells add up to (none: 0), and every part
+    """Whether each of ``totals`` counts what its ``parts``' cells add up to (none: 0), and every part
     has one of them (the counts and the hierarchy are of the same data and registers)."""
-    return not set(parts) - set(nodes) and all(_adds_up(values[n], [cells[k] for k in parts.get(n, ())])
-                                                for n in nodes)
+    return not set(parts) - set(totals) and all(_adds_up(total, [cells[k] for k in parts.get(key, ())])
+                                                 for key, total in totals.items())
 
 
 @dataclass(frozen=True)
@@ -1739,11 +1774,11 @@ def _service_cube(result: IndicatorResult, values: dict[str, Cell], register: Re
             across.setdefault(f"service:{team}", []).append(part)
     for total in sorted(rows_of, key=lambda key: isinstance(key, str)):  # the regions' first
         cells[total] = _sum_cell([cells[part] for part in rows_of[total]])
-    of_owner: dict[str, list[Hashable]] = {}
+    of_owner: dict[Hashable, list[Hashable]] = {}
     for part, owner in parent.items():
         of_owner.setdefault(owner, []).append(part)
     residuals = [n for n in values if n.startswith("residual:") or n == f"region:{UNKNOWN}"]
-    if not _split_adds_up(values, residuals, of_owner, cells):
+    if not _split_adds_up({n: values[n] for n in residuals}, of_owner, cells):
         return None
     relations = [LinkedRelation(owner, tuple(parts)) for owner, parts in of_owner.items()]
     relations += [LinkedRelation(total, tuple(parts)) for total, parts in rows_of.items()]
@@ -1759,7 +1794,8 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
     (suppression.suppress_linked): the nodes hidden, the cubes linked, their hidden cells and their
     nodes. Nodes a cube hides are hidden in the hierarchy too, and the breakdown's totals (the
     nodes' numerators) with their nodes: repeated until both agree. Should the place cubes make a
-    component too large to audit, the rest is linked without them."""
+    component too large to audit, the rest is linked without them; should the cubes still, the
+    service rows alone are linked (the tables not linked are withheld: ``LinkedPattern.also_hide``)."""
     values: dict[str, Cell] = dict(hierarchy.cells)
     counts: dict[Hashable, Cell] = {key: cell for key, cell in values.items()}
     relations = [LinkedRelation(r.parent, r.children) for r in hierarchy.relations]
@@ -1774,6 +1810,7 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
         values = {**values, **{key: cell for key, cell in services.cells.items() if isinstance(key, str)}}
         parent = {**parent, **services.parent}
         across = services.across
+    service_rows = (dict(counts), list(relations))
     for name in CUBE_STRATIFIERS:
         cube = _cube(result, name, parent, values, register, across=across)
         if cube is not None:
@@ -1789,27 +1826,37 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
             place_relations += place[1]
     reasons = _cube(result, "breakdown", parent, values, register, across=across) \
         if result.indicator.is_proportion else None
+    place_reasons = _place_cube(result, "breakdown", values, reasons[0]) if reasons is not None else None
+    if reasons is not None and place_reasons is not None:  # (the municipalities' reasons tables)
+        reasons = ({**reasons[0], **place_reasons[0]}, reasons[1] + place_reasons[1],
+                   reasons[2] + [key for key in place_reasons[0] if isinstance(key, tuple) and not key[2]])
     if not linked and reasons is None:
         return hidden, frozenset(), frozenset(), frozenset()
     if reasons is not None:
         linked.add("breakdown")
-    attempts = [({**counts, **place_counts}, relations + place_relations)] if place_counts else []
-    for attempt_counts, attempt_relations in [*attempts, (counts, relations)]:
+    # Each attempt: what is left out should it be too large to audit, its system, what it links.
+    attempts = [("place cubes", {**counts, **place_counts}, relations + place_relations, linked, reasons)] \
+        if place_counts else []
+    attempts.append(("cubes", counts, relations, linked, reasons))
+    if services is not None and linked != {"service"}:
+        attempts.append(("service rows", *service_rows, {"service"}, None))
+    for what, attempt_counts, attempt_relations, attempt_linked, attempt_reasons in attempts:
+        attempt_linked = set(attempt_linked)
         try:
             system = LinkedCells(attempt_counts, attempt_relations)
-            hidden_nodes, cube_hidden = _suppress_cubes(result, system, values=values, reasons=reasons,
-                                                        hidden=hidden, linked=linked, threshold=threshold)
+            hidden_nodes, cube_hidden = _suppress_cubes(result, system, values=values, reasons=attempt_reasons,
+                                                        hidden=hidden, linked=attempt_linked, threshold=threshold)
         except AuditTooLarge as exc:
-            what = "place cubes" if attempt_counts is not counts else "cubes"
             logger.warning("%s %s: %s not linked: %s", result.indicator_id, result.period, what, exc)
             continue
-        nodes = [key for key in [*attempt_counts, *(reasons[0] if reasons else ())] if isinstance(key, tuple)]
+        nodes = [key for key in [*attempt_counts, *(attempt_reasons[0] if attempt_reasons else ())]
+                 if isinstance(key, tuple)]
         # (the service rows that are nodes: a part, a service's total, marked as such)
         rows = [(key, "service", "") for key in (services.cells if services else ()) if isinstance(key, str)]
         cube_nodes = frozenset((str(key[0]), str(key[1]), "") for key in [*nodes, *rows])
-        return (frozenset(hidden_nodes), frozenset(linked),
+        return (frozenset(hidden_nodes), frozenset(attempt_linked),
                 frozenset(key for key in cube_hidden if isinstance(key, tuple)), cube_nodes)
-    # Not linked (the tables by these stratifiers are suppressed one by one, as before).
+    # Nothing but the hierarchy linked: the tables not linked are withheld (``LinkedPattern.also_hide``).
     return hidden, frozenset(), frozenset(), frozenset()
 
 
@@ -1980,21 +2027,25 @@ def publish_result(result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD,
             continue  # (the linked pattern's input, never published)
         table_ = Table.summed([(s.key, s.cell) for s in rows], total_value=result.cell.value)
         also_hide = linked.also_hide(result.scope, name, rows, threshold) if linked is not None else set()
-        # Each table still meets its own rule, with the linked strata hidden in it.
-        published_table = suppress_small_cells(table_, threshold, also_hide=also_hide)
+        # Each table still meets its own rule, with the linked strata hidden in it. A hidden total needs
+        # no complement here: one would only hide a count the linked tables give (the pattern audits them).
+        shown = not total.suppressed
+        published_table = suppress_small_cells(table_, threshold, also_hide=also_hide, total_shown=shown)
         if total.suppressed and rows and not published_table.hidden_strata:
             # The total is hidden by the linked pattern, and the strata would add up to it.
             smallest = min(rows, key=lambda s: (s.denominator, s.numerator or 0, s.key))
-            published_table = suppress_small_cells(table_, threshold, also_hide={*also_hide, smallest.key})
+            published_table = suppress_small_cells(table_, threshold, also_hide={*also_hide, smallest.key},
+                                                   total_shown=False)
         strata[name] = published_table.rows
-    reasons = None
+    reasons: Collection[str] = ()
     if linked is not None:
-        reasons = linked.cube_also_hide(result.scope, "breakdown", [row.key for rows in result.breakdowns.values()
-                                                                   for row in rows])
+        keys = [row.key for rows in result.breakdowns.values() for row in rows]
+        in_cube = linked.cube_also_hide(result.scope, "breakdown", keys)
+        reasons = keys if in_cube is None else in_cube  # (not linked: withheld, as in ``LinkedPattern.also_hide``)
     labels = {name: found for name, found in labels.items() if name not in CUBES}
     return with_distribution(result, PublishedResult(definition, result.period, result.scope, True, "", total,
                                                      strata, labels, threshold, result.computed_at),
-                             breakdown_hidden=reasons or ())
+                             breakdown_hidden=reasons)
 
 
 def with_distribution(result: IndicatorResult, published_result: PublishedResult, *,

@@ -209,11 +209,14 @@ def suppress_small_cells(
     *,
     protect_complement: bool = True,
     also_hide: Collection[str] = (),
+    total_shown: bool = True,
 ) -> PublishedTable:
     """The table as it may be published: small strata hidden, plus complements where needed.
 
     ``also_hide`` names strata to hide in any case (hidden in a linked table, or a
-    previous run's hidden strata: running again with them changes nothing).
+    previous run's hidden strata: running again with them changes nothing). With
+    ``total_shown`` False the total is hidden elsewhere (a linked pattern), so no
+    complement is needed: nothing hidden can be found from this table alone.
     """
     _check_threshold(threshold)
     rows = list(table.rows)
@@ -231,6 +234,8 @@ def suppress_small_cells(
 
     # A small total means every row is small too (the rows add up to it), so all are hidden already.
     total_reason = _small_reason(table.total, threshold, protect_complement)
+    if not total_shown:
+        total_reason = total_reason or SuppressionReason.COMPLEMENTARY
     while total_reason is None and hidden:
         if _group_protected([rows[i].cell for i in hidden], threshold, protect_complement):
             break

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from helhet.indicators import engine
-from helhet.indicators.suppression import Cell, LinkedCells, LinkedRelation, determined_cells
+from helhet.indicators.suppression import (
+    DEFAULT_THRESHOLD,
+    Cell,
+    LinkedCells,
+    LinkedRelation,
+    determined_cells,
+)
 from helhet.organisations.models import HealthTrust, Municipality
 from helhet.pathways.models import Referral
 
@@ -24,21 +30,77 @@ DAY = dt.date(2025, 5, 2)
 
 @dataclass(frozen=True)
 class PublishedFigures:
-    atoms: Mapping[Hashable, tuple[int, int]]  # (numerator, denominator) of each finest cell
+    # (numerator, denominator) of each finest cell; (None, count) for counts alone (a reasons table's)
+    atoms: Mapping[Hashable, tuple[int | None, int]]
     hidden: frozenset[frozenset[Hashable]]  # the figures hidden wherever they are published
     shown: frozenset[frozenset[Hashable]]  # the others
     figures: int  # how many figures were published, hidden or shown
 
     def determined(self) -> set[frozenset[Hashable]]:
-        """The hidden figures the shown ones determine (negative counts excluded)."""
-        def summed(members: frozenset[Hashable]) -> Cell:
-            return Cell(*map(sum, zip(*(self.atoms[a] for a in members), strict=True)))
+        """The hidden figures the shown ones determine (negative counts excluded), and the small
+        counts (below the threshold: no table may show them) they determine of the two-way cells the
+        linked tables are made of, published or not: a unit's (a service's part in a trust's) items by
+        municipality and by sex, a municipality's by sex. See ``finest_determined`` for the atoms."""
+        found = self._determined(two_way=True)
+        return {members for members in found if members in self.hidden or _small(self._summed(members))}
 
+    def finest_determined(self) -> set[frozenset[Hashable]]:
+        """The small atoms the shown figures determine: (unit, municipality, sex) is in no table, and
+        the linked audit's cells are two-way, so the three two-way tables together can give one away."""
+        return {members for members in self._determined(two_way=False)
+                if len(members) == 1 and _small(self._summed(members))}
+
+    def _summed(self, members: frozenset[Hashable]) -> Cell:
+        counts = [self.atoms[a] for a in members]
+        numerator = None if counts[0][0] is None else sum(c[0] or 0 for c in counts)
+        return Cell(numerator, sum(c[1] for c in counts))
+
+    def _determined(self, *, two_way: bool) -> set[frozenset[Hashable]]:
         published = {*self.hidden, *self.shown}
+        if two_way:
+            unknown = {frozenset(members) for members in _two_way(self.atoms).values()} - published
+        else:
+            unknown = {frozenset({atom}) for atom in self.atoms} - published
+        figures = published | unknown
         cells: dict[Hashable, Cell] = {atom: Cell(*counts) for atom, counts in self.atoms.items()}
-        cells |= {members: summed(members) for members in published}
-        relations = [LinkedRelation(members, tuple(sorted(members, key=repr))) for members in published]
-        return determined_cells(LinkedCells(cells, relations), {*self.atoms, *self.hidden}) & self.hidden
+        cells |= {members: self._summed(members) for members in figures}
+        relations = [LinkedRelation(members, tuple(sorted(members, key=repr))) for members in figures]
+        return determined_cells(LinkedCells(cells, relations), {*self.atoms, *self.hidden, *unknown}) & figures
+
+
+def _two_way(atoms: Mapping[Any, tuple[int | None, int]]) -> dict[tuple[Any, ...], list[Any]]:
+    """The two-way cells of atoms (trust, unit, municipality[, sex]), each with its atoms."""
+    cells: dict[tuple[Any, ...], list[Any]] = {}
+    for atom in atoms:
+        keys = [atom] if len(atom) < 4 else \
+            [("unit", *atom[:3]), ("sex", atom[0], atom[1], atom[3]), ("place", atom[2], atom[3])]
+        for key in keys:
+            cells.setdefault(key, []).append(atom)
+    return cells
+
+
+def _small(cell: Cell) -> bool:
+    """Whether a count of items, of them events (or of the rest), is one of 1 to the threshold less one."""
+    counts = [cell.denominator] if cell.numerator is None else \
+        [cell.denominator, cell.numerator, cell.denominator - cell.numerator]
+    return any(0 < count < DEFAULT_THRESHOLD for count in counts)
+
+
+def _with_unseen_zeros(atoms: Mapping[Any, tuple[int, int]]) -> dict[Any, tuple[int, int]]:
+    """The atoms (trust, unit, municipality, sex) and, at 0, those no published table tells are empty.
+
+    A reader knows a count is 0 where a table has no row for it: a unit's table by municipality or by
+    sex, a municipality's by sex. No table crosses all three, so where all three of those rows are
+    there, the unit's items of that municipality and sex may be any count: an unknown, at 0 here."""
+    found = dict(atoms)
+    if not atoms or len(next(iter(atoms))) < 4:
+        return found
+    by_sex = {(a[1], a[3]) for a in atoms} | {(a[2], a[3]) for a in atoms}
+    for trust, unit, place in {a[:3] for a in atoms}:
+        for sex in {a[3] for a in atoms}:
+            if (unit, sex) in by_sex and (place, sex) in by_sex:
+                found.setdefault((trust, unit, place, sex), (0, 0))
+    return found
 
 
 def publish_everything(atoms: Mapping[Any, tuple[int, int]], scopes: Mapping[engine.Scope, Callable[[Any], bool]],
@@ -46,6 +108,7 @@ def publish_everything(atoms: Mapping[Any, tuple[int, int]], scopes: Mapping[eng
                        period: str = PERIOD, indicator: str = REJECTION) -> PublishedFigures:
     """Every scope's result by every stratifier in ``stratum`` as ``engine.published`` gives it;
     each shown figure checked against its atoms."""
+    atoms = _with_unseen_zeros(atoms)
     hidden: dict[frozenset[Hashable], bool] = {}
     figures = 0
 

@@ -155,12 +155,16 @@ def test_cli_and_cube_names_are_internal(trust_by_sex):
         engine.published(PERIOD, engine.NATIONAL, by="cube:sex", indicator_ids=[REJECTION])
 
 
-def test_beyond_the_audit_limit_the_cube_is_not_linked_and_that_is_logged(trust_by_sex, monkeypatch, caplog):
-    # The documented fallback (engine.CUBE_AUDIT_LIMIT): per-table suppression, as before linking.
+def test_beyond_the_audit_limit_the_cube_is_not_linked_its_tables_are_withheld_and_that_is_logged(
+        trust_by_sex, monkeypatch, caplog):
+    # The documented fallback (engine.CUBE_AUDIT_LIMIT): B's table by sex, suppressed on its own, would
+    # show both rows (A's women = the trust's less B's); not linked, it is withheld.
     monkeypatch.setattr(engine, "CUBE_AUDIT_LIMIT", 1)
     engine._PATTERN_MEMO.clear()
     b = one(engine.Scope("unit", "dps-b"), "sex")
-    assert not row(b, "sex", "female").suppressed
+    assert not row(per_table(engine.Scope("unit", "dps-b"), "sex"), "sex", "female").suppressed
+    assert row(b, "sex", "female").suppressed and row(b, "sex", "male").suppressed
+    assert b.total.numerator == 10
     assert "cubes not linked" in caplog.text
 
 

@@ -17,13 +17,19 @@ municipality, sex).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Hashable
+
 import pytest
 
 from helhet.indicators import engine
-from helhet.organisations.models import Municipality, UnitKind
+from helhet.organisations.models import HealthTrust, Municipality, UnitKind
+from helhet.pathways.models import Referral
 from tests.indicators.published_audit import (
+    DAY,
     PERIOD,
     REJECTION,
+    PublishedFigures,
     every_scope,
     per_table,
     publish_everything,
@@ -74,3 +80,86 @@ def test_linked_no_hidden_count_is_determined_by_all_the_published_tables_togeth
     assert not published.determined()
     pattern = engine.linked_patterns(PERIOD, [REJECTION])[REJECTION]
     assert (f"municipality:{m1}", "sex", "") in pattern.cube_nodes
+
+
+# ---------------------------------------------------------------------------
+# 5a's reasons by municipality. One unit A of trust 1; rejected referrals in 2025 by the person's
+# municipality and reason (of 20 decided in M1, 40 in M2):
+#
+#     reason        M1    M2    the country (= A = trust 1 = its region)
+#     wrong level    8    10    18
+#     other          2    10    12
+#     no right             6     6
+#
+# Table by table, M1's reasons table hides "other" (2 is small) and its complement, while M2's and
+# the country's show theirs: M1's "other" = 12 - 10 = 2. Linked, a municipality's reasons table is
+# the place cube of the reasons (the country's reasons table is its margin, as it is the trust tree's).
+
+REASONS = {"m1": {"wrong_level": 8, "other": 2}, "m2": {"wrong_level": 10, "other": 10, "no_right": 6}}
+
+
+@pytest.fixture
+def by_reason(builders):
+    builders.make_person()  # (loads the registers)
+    trust_1, _trust_2 = two_trusts_of_a_region()
+    places = dict(zip(REASONS, (m.number for m in Municipality.objects.filter(catchment_trust=trust_1)[:2]),
+                      strict=False))
+    a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust_1)
+    for place, counts in REASONS.items():
+        given = [reason for reason, count in counts.items() for _ in range(count)]
+        decided = 2 * len(given)
+        for index in range(decided):
+            Referral.objects.create(person=builders.make_person(municipality=places[place]), to_unit=a,
+                                    status="rejected" if index < len(given) else "accepted", sent_date=DAY,
+                                    received_date=DAY, assessed_date=DAY + dt.timedelta(days=4),
+                                    rejection_reason=given[index] if index < len(given) else "")
+    return {"trust": trust_1.code, "places": places}
+
+
+def reasons_of(scope: engine.Scope, *, linked: bool = True) -> tuple[int | None, dict[str, int | None]]:
+    """The scope's published numerator and reasons table (``linked``: as ``engine.published`` gives it)."""
+    if linked:
+        [result] = engine.published(PERIOD, scope, indicator_ids=[REJECTION])
+    else:
+        [raw] = engine.evaluate(PERIOD, scope, indicator_ids=[REJECTION])
+        result = engine.publish_result(raw)
+    return result.total.numerator, {r.key: r.count for r in result.breakdowns["rejection_reason"].rows}
+
+
+def test_per_table_a_municipalitys_reasons_were_the_countrys_less_the_others(by_reason):
+    m1, m2 = (engine.Scope("municipality", by_reason["places"][p]) for p in ("m1", "m2"))
+    _, in_m1 = reasons_of(m1, linked=False)
+    _, in_m2 = reasons_of(m2, linked=False)
+    _, country = reasons_of(engine.NATIONAL, linked=False)
+    assert in_m1["other"] is None and in_m2["other"] is not None and country["other"] is not None
+    assert country["other"] - in_m2["other"] == 2
+
+
+def test_linked_no_reason_count_is_determined_by_all_the_reasons_tables_together(by_reason):
+    # An audit built from the published reasons tables and numerators alone: each figure is the sum of
+    # the (municipality, reason) counts it covers, every scope's table and numerator. A reason the
+    # tables list is a count even at 0 (a reader cannot tell a hidden 0).
+    places = by_reason["places"]
+    listed = reasons_of(engine.NATIONAL)[1]
+    atoms: dict[Hashable, tuple[int | None, int]] = {(place, reason): (None, counts.get(reason, 0))
+                                                    for place, counts in REASONS.items() for reason in listed}
+    region = HealthTrust.objects.get(code=by_reason["trust"]).region.code
+    scopes = {engine.NATIONAL: lambda place: True, engine.Scope("region", region): lambda place: True,
+              engine.Scope("trust", by_reason["trust"]): lambda place: True,
+              engine.Scope("unit", "dps-a"): lambda place: True,
+              **{engine.Scope("municipality", number): lambda place, p=p: place == p for p, number in places.items()}}
+    hidden: dict[frozenset[Hashable], bool] = {}
+    for scope, inside in scopes.items():
+        numerator, table = reasons_of(scope)
+        figures = {frozenset(a for a in atoms if inside(a[0])): numerator}
+        figures |= {frozenset(a for a in atoms if inside(a[0]) and a[1] == reason): count
+                    for reason, count in table.items()}
+        for members, count in figures.items():
+            if members:
+                if count is not None:
+                    assert count == sum(atoms[a][1] for a in members)
+                hidden[members] = hidden.get(members, True) and count is None
+    published = PublishedFigures(atoms, hidden=frozenset(m for m, h in hidden.items() if h),
+                                 shown=frozenset(m for m, h in hidden.items() if not h), figures=len(hidden))
+    assert frozenset({("m1", "other")}) in published.hidden
+    assert not published.determined()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import pytest
 
 from helhet.indicators import engine
+from helhet.indicators.suppression import AuditTooLarge
 from helhet.organisations.models import Municipality, UnitKind
 from tests.indicators.published_audit import (
     PERIOD,
@@ -156,3 +157,36 @@ def test_a_services_tables_by_sex_and_municipality_follow_its_parts(by_sex):
     assert not published.determined()
     pattern = engine.linked_patterns(PERIOD, [REJECTION])[REJECTION]
     assert ("service:kommune-s", "sex", "") in pattern.cube_nodes
+
+
+def too_large_to_audit(monkeypatch, *, but: set[str]) -> None:
+    """Every linked system is too large to audit but one that links no more than ``but``."""
+    audit = engine._suppress_cubes
+
+    def too_large(result, cubes, *, linked, **kwargs):  # type: ignore[no-untyped-def]
+        if linked - but:
+            raise AuditTooLarge("(the test's)")
+        return audit(result, cubes, linked=linked, **kwargs)
+
+    monkeypatch.setattr(engine, "_suppress_cubes", too_large)
+
+
+@pytest.mark.parametrize("linked", [{"service"}, set()])
+def test_beyond_the_audit_limit_the_tables_not_linked_are_withheld(by_sex, monkeypatch, caplog, linked):
+    # Suppressed one by one, S's table by sex would give its women in trust 2 away (above). Withheld,
+    # no table that is not linked adds anything to those that are: the service rows alone linked, or
+    # nothing but the hierarchy.
+    too_large_to_audit(monkeypatch, but=linked)
+    engine._PATTERN_MEMO.clear()
+    scopes, strata = every_scope(by_sex["trusts"], ("dps-a", "dps-b", "kommune-s"), by_sex["places"],
+                                 by=("region", "trust", "team", "municipality", "centrality", "sex"))
+    published = publish_everything(by_sex["atoms"], scopes, strata)
+    assert not published.determined()
+    pattern = engine.linked_patterns(PERIOD, [REJECTION])[REJECTION]
+    assert pattern.cubes == linked
+    assert "cubes not linked" in caplog.text and ("service rows not linked" in caplog.text) == (not linked)
+    for scope in (engine.NATIONAL, engine.Scope("trust", by_sex["trusts"][0]), engine.Scope("unit", "kommune-s")):
+        [result] = engine.published(PERIOD, scope, by="sex", indicator_ids=[REJECTION])
+        assert result.strata["sex"] and all(r.cell.suppressed for r in result.strata["sex"])
+    [country] = engine.published(PERIOD, engine.NATIONAL, by="trust", indicator_ids=[REJECTION])
+    assert not any(r.cell.suppressed for r in country.strata["trust"])  # (the hierarchy: linked, shown)

@@ -29,6 +29,16 @@ def test_a_small_numerator_is_hidden_with_the_next_smallest_stratum() -> None:
     assert hidden.suppressed and (hidden.numerator, hidden.denominator, hidden.rate) == (None, None, None)
 
 
+def test_with_its_total_hidden_elsewhere_a_table_hides_no_complement() -> None:
+    # The linked pattern hides the total (engine.publish_result): women = total - men no longer holds, and a
+    # complement would only hide the men, whom the linked tables may give anyway.
+    table = Table.summed({"women": Cell(3, 40), "men": Cell(20, 50)})
+    assert reasons(suppress_small_cells(table)) == {"women": "small_numerator", "men": "complementary"}
+    published = suppress_small_cells(table, total_shown=False)
+    assert reasons(published) == {"women": "small_numerator", "men": ""}
+    assert published.total.suppressed and published.cell("men").numerator == 20
+
+
 def test_nothing_small_nothing_hidden() -> None:
     published = suppress_small_cells(Table.summed({"a": Cell(5, 10), "b": Cell(30, 60)}))
     assert published.hidden_strata == frozenset()

@@ -1,0 +1,86 @@
+"""The linked suppression end to end, on random worlds: every published table at once.
+
+Each world has three trusts in two regions, two units of each trust, two municipal services (one
+serving a municipality of each of two trusts) and two municipalities in each trust's catchment.
+Decided referrals in 2025 come in random small and large counts by unit, the person's municipality
+and sex, some rejected. Every scope (the country, the regions, the trusts, the units and services,
+the municipalities) is published by region, trust, team, municipality, centrality class and sex,
+as ``engine.published`` gives it. The audit, built from those tables alone over the items' finest
+cells (trust, unit, municipality, sex), finds no hidden figure, and no small finest cell, that all
+of them together determine. The hand-built worlds of the other tests each break one link; these
+mix them all.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from helhet.organisations.models import HealthTrust, Municipality, UnitKind
+from tests.indicators.published_audit import (
+    PublishedFigures,
+    every_scope,
+    publish_everything,
+    refer,
+    trusts_of_a_region,
+)
+
+pytestmark = pytest.mark.django_db
+Atom = tuple[str, str, str, str]  # the items of (trust, unit, municipality, sex)
+SIZES = (1, 2, 3, 4, 6, 9, 15, 30)  # referrals of one (unit, municipality, sex): mostly small ones
+
+
+def random_world(builders, rng: random.Random) -> dict:  # type: ignore[type-arg]
+    builders.make_person()  # (loads the registers)
+    trusts = trusts_of_a_region(2)
+    with_catchment = HealthTrust.objects.filter(catchment_municipalities__isnull=False).distinct().order_by("code")
+    trusts.append(with_catchment.exclude(region=trusts[0].region).first())
+    places = {trust.code: list(Municipality.objects.filter(catchment_trust=trust).order_by("number")
+                               .values_list("number", flat=True)[:2]) for trust in trusts}
+    trust_of = {place: trust for trust, found in places.items() for place in found}
+    every_place = list(trust_of)
+    units = [(builders.make_unit(UnitKind.DPS, code=f"dps-{t}-{k}", trust=trust), every_place)
+             for t, trust in enumerate(trusts) for k in range(2)]
+    shared = [places[trusts[0].code][0], places[trusts[1].code][0]]
+    own = places[trusts[2].code][:1]
+    units += [(builders.make_unit(UnitKind.MUNICIPAL, code="kommune-x", municipalities=shared), shared),
+              (builders.make_unit(UnitKind.MUNICIPAL, code="kommune-y", municipalities=own), own)]
+    atoms: dict[Atom, tuple[int, int]] = {}
+    for unit, served in units:
+        for place in rng.sample(served, k=rng.randint(1, min(3, len(served)))):
+            for sex in rng.sample(["female", "male"], k=rng.randint(1, 2)):
+                count = rng.choice(SIZES)
+                rejected = rng.randint(0, count)
+                refer(builders, unit, count, rejected, municipality=place, sex=sex)
+                trust = unit.trust.code if unit.trust is not None else trust_of[place]
+                atoms[(trust, unit.code, place, sex)] = (rejected, count)
+    # (the scopes with items: the audit relates each published figure to the cells it counts)
+    return {"trusts": [t.code for t in trusts], "units": sorted({atom[1] for atom in atoms}),
+            "places": sorted({atom[2] for atom in atoms}), "atoms": atoms}
+
+
+def published_world(builders, seed: int) -> PublishedFigures:  # type: ignore[no-untyped-def]
+    world = random_world(builders, random.Random(seed))
+    scopes, strata = every_scope(world["trusts"], world["units"], world["places"],
+                                 by=("region", "trust", "team", "municipality", "centrality", "sex"))
+    return publish_everything(world["atoms"], scopes, strata)
+
+
+# Seed 30: per table, a unit's table whose total the pattern hides hid a row the linked tables give
+# (the trust's women less its other unit's); a hidden total now needs no complement in its table.
+@pytest.mark.parametrize("seed", [*range(8), 30])
+def test_no_hidden_figure_of_a_random_world_is_determined_by_all_its_published_tables(builders, seed):
+    published = published_world(builders, seed)
+    assert published.hidden, "a world with small counts hides some"
+    assert not published.determined()
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: the audit's cells are two-way (engine.py, 'Suppression "
+                                       "linked across levels'); a unit's items by municipality and sex are not one")
+def test_no_small_count_of_a_unit_by_municipality_and_sex_is_determined(builders):
+    # Seed 3 (1 of 40 seeds): trust T's women less municipality M's (all of M's items are T's: M's table
+    # by trust has one row) are T's women in its other municipality, all from one unit: 2 of 3 rejected.
+    published = published_world(builders, 3)
+    assert not published.determined()
+    assert not published.finest_determined()
