@@ -939,8 +939,11 @@ def _neighbourhood(target: Hashable, relations: Sequence[LinkedRelation], touchi
 
     ``suppress_linked`` hides the first candidate whose hiding leaves the target free in the audit of
     those hidden cells alone, the others held at their counts: that can only determine more, so a
-    target free there is free. The shown cells of the relations round the target come first (the
-    cheapest by ``rank`` first), then those one relation further through hidden cells, and so on.
+    target free there is free. The shown cells of the relations round the target come first, then
+    those one relation further through hidden cells, and so on; in each, the cells in the fewest
+    relations first (a cell that more sums hold is likelier to stay determined once hidden: a
+    municipality of a trust that has only its own, next to the country's sum over all of them), the
+    cheapest by ``rank`` among those.
     """
     local, seen, frontier = [target], {target}, [target]
     seen_relations: set[int] = set()
@@ -951,7 +954,7 @@ def _neighbourhood(target: Hashable, relations: Sequence[LinkedRelation], touchi
         members = list(dict.fromkeys(k for i in layer for k in (relations[i].parent, *relations[i].children)
                                      if k not in seen))
         seen.update(members)
-        candidates += sorted((k for k in members if k not in hidden), key=rank)
+        candidates += sorted((k for k in members if k not in hidden), key=lambda k: (len(touching.get(k, ())), rank(k)))
         frontier = [k for k in members if k in hidden][:_FREEING_CELLS - len(local)]
         local += frontier
         if not frontier:
