@@ -51,9 +51,7 @@ class PublishedFigures:
                 if len(members) == 1 and _small(self._summed(members))}
 
     def _summed(self, members: frozenset[Hashable]) -> Cell:
-        counts = [self.atoms[a] for a in members]
-        numerator = None if counts[0][0] is None else sum(c[0] or 0 for c in counts)
-        return Cell(numerator, sum(c[1] for c in counts))
+        return _sum([self.atoms[a] for a in members])
 
     def _determined(self, *, two_way: bool) -> set[frozenset[Hashable]]:
         published = {*self.hidden, *self.shown}
@@ -79,6 +77,12 @@ def _two_way(atoms: Mapping[Any, tuple[int | None, int]]) -> dict[tuple[Any, ...
     return cells
 
 
+def _sum(counts: Sequence[tuple[int | None, int]]) -> Cell:
+    """The cell of atoms' counts (numerator None for counts alone)."""
+    numerator = None if counts[0][0] is None else sum(c[0] or 0 for c in counts)
+    return Cell(numerator, sum(c[1] for c in counts))
+
+
 def _small(cell: Cell) -> bool:
     """Whether a count of items, of them events (or of the rest), is one of 1 to the threshold less one."""
     counts = [cell.denominator] if cell.numerator is None else \
@@ -86,7 +90,7 @@ def _small(cell: Cell) -> bool:
     return any(0 < count < DEFAULT_THRESHOLD for count in counts)
 
 
-def _with_unseen_zeros(atoms: Mapping[Any, tuple[int, int]]) -> dict[Any, tuple[int, int]]:
+def _with_unseen_zeros(atoms: Mapping[Any, tuple[int | None, int]]) -> dict[Any, tuple[int | None, int]]:
     """The atoms (trust, unit, municipality, sex) and, at 0, those no published table tells are empty.
 
     A reader knows a count is 0 where a table has no row for it: a unit's table by municipality or by
@@ -95,15 +99,16 @@ def _with_unseen_zeros(atoms: Mapping[Any, tuple[int, int]]) -> dict[Any, tuple[
     found = dict(atoms)
     if not atoms or len(next(iter(atoms))) < 4:
         return found
+    zero = (None if next(iter(atoms.values()))[0] is None else 0, 0)
     by_sex = {(a[1], a[3]) for a in atoms} | {(a[2], a[3]) for a in atoms}
     for trust, unit, place in {a[:3] for a in atoms}:
         for sex in {a[3] for a in atoms}:
             if (unit, sex) in by_sex and (place, sex) in by_sex:
-                found.setdefault((trust, unit, place, sex), (0, 0))
+                found.setdefault((trust, unit, place, sex), zero)
     return found
 
 
-def publish_everything(atoms: Mapping[Any, tuple[int, int]], scopes: Mapping[engine.Scope, Callable[[Any], bool]],
+def publish_everything(atoms: Mapping[Any, tuple[int | None, int]], scopes: Mapping[engine.Scope, Callable[[Any], bool]],
                        stratum: Mapping[str, Callable[[Any, str], bool]], *,
                        period: str = PERIOD, indicator: str = REJECTION) -> PublishedFigures:
     """Every scope's result by every stratifier in ``stratum`` as ``engine.published`` gives it;
@@ -116,8 +121,8 @@ def publish_everything(atoms: Mapping[Any, tuple[int, int]], scopes: Mapping[eng
         nonlocal figures
         assert members, "a published row counts something"
         if not cell.suppressed:
-            assert (cell.numerator, cell.denominator) == tuple(map(sum, zip(*(atoms[a] for a in members),
-                                                                            strict=True)))
+            summed = _sum([atoms[a] for a in members])
+            assert (cell.numerator, cell.denominator) == (summed.numerator, summed.denominator)
         hidden[members] = hidden.get(members, True) and cell.suppressed
         figures += 1
 
