@@ -164,10 +164,9 @@ CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN, *PLACE_
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
 # cells; beyond this many the place cubes are left out, then the cubes (logged; the tables they
-# would have linked are withheld). At
-# 100,000 synthetic persons the largest is 15,768 (with the place cubes and the service rows,
-# 2023); the number of units, services, municipalities and categories, not of persons, bounds it.
-# See "Suppression linked across levels".
+# would have linked are withheld). At 100,000 synthetic persons the largest is 15,768 (with the
+# place cubes and the service rows, 2023); the number of units, services, municipalities and
+# categories, not of persons, bounds it. See "Suppression linked across levels".
 CUBE_AUDIT_LIMIT = 20_000
 # Indicators whose rules share a population are computed together (one statement per population);
 # False computes each alone (the reference the equivalence test compares with).
@@ -1195,8 +1194,8 @@ def forget_snapshots() -> int:
 # age band, immigrant background, municipality or centrality class, every such scope's and every
 # municipality's reasons table, every municipality's table by region, trust or team (the same cells
 # seen from the other tree) and by sex, age band or immigrant background, every by-team table's rows
-# that are no unit
-# of a trust, and a municipal service's table by trust or region hides what that pattern hides;
+# that are no unit of a trust, and a municipal service's table by trust or region hides what that
+# pattern hides;
 # the audit makes sure no hidden count is determined by all those tables together (a trust's women
 # less its other units' shown women; the country's municipality less the other trusts' rows there;
 # a service's total less its row in one trust's table), negative counts excluded. Most units,
@@ -1657,18 +1656,16 @@ def _leaf(trust: str, team: str, parent: dict[str, str], register: Register) -> 
     return f"team:{team}" if register.trust_of_unit.get(team) == trust else f"residual:{trust}"
 
 
-def _served_places(result: IndicatorResult, name: str, parent: dict[str, str], register: Register,
-                   counts: dict[Hashable, Cell]) -> list[LinkedRelation]:
-    """The relations the items' three-way cells (leaf x municipality x category, in no table) give the
-    region tree's and the place cube's cells of category table ``name`` (``counts`` holds both).
+def _served_parts(result: IndicatorResult, parent: dict[str, str], register: Register) -> list[tuple[str, list[str]]]:
+    """The nodes of the region tree whose items are those of some municipalities only, each with them:
+    the parts the items' three-way cells (leaf x municipality x category, in no table) give
+    ``_served_places``.
 
     Join each leaf to the municipalities it has items in (the municipality cube: every reader sees
     them as rows of the leaf's and the municipality's tables). In each connected part, the leaves'
-    items are the municipalities' items, category by category. Where the leaves are all those of one
-    node (a trust all of whose municipalities' items are its own, as most trusts'), that is the node's
-    cell = the sum of the municipalities' (the trust's women less the other municipalities' shown
-    women gave a municipality's hidden women away). Other parts are left out (so is the country's:
-    the place cube has it)."""
+    items are the municipalities' items. Where the leaves are all those of one node (a trust all of
+    whose municipalities' items are its own, as most trusts'), that is the node and its
+    municipalities. Other parts are left out (so is the country's: the place cubes have it)."""
     rows = result.strata.get("cube:municipality")
     if rows is None:
         return []
@@ -1698,17 +1695,27 @@ def _served_places(result: IndicatorResult, name: str, parent: dict[str, str], r
             while node is not None:
                 leaves_of.setdefault(node, set()).add(leaf)
                 node = parent.get(node)
-    categories = sorted({key[2] for key in counts if isinstance(key, tuple) and key[:2] == (NATION_NODE, name)})
-    relations = []
+    served = []
     for leaves, places in parts.values():
         node = next(iter(leaves))
         while leaves_of[node] != leaves and node in parent:
             node = parent[node]
-        if leaves_of[node] != leaves or node == NATION_NODE:
-            continue
+        if leaves_of[node] == leaves and node != NATION_NODE:
+            served.append((node, sorted(places)))
+    return served
+
+
+def _served_places(served: list[tuple[str, list[str]]], name: str,
+                   counts: dict[Hashable, Cell]) -> list[LinkedRelation]:
+    """The relations of ``_served_parts`` in category table ``name`` (``counts`` holds the region tree's
+    and the place cube's cells): a node's cell = the sum of its municipalities' (the trust's women
+    less the other municipalities' shown women gave a municipality's hidden women away)."""
+    categories = sorted({key[2] for key in counts if isinstance(key, tuple) and key[:2] == (NATION_NODE, name)})
+    relations = []
+    for node, places in served:
         for category in categories:
             total = (node, name, category)
-            found = [key for key in ((place, name, category) for place in sorted(places)) if key in counts]
+            found = [key for key in ((place, name, category) for place in places) if key in counts]
             if total not in counts and not found:
                 continue  # (0 on both sides: known)
             if total not in counts or not _adds_up(counts[total], [counts[key] for key in found]):
@@ -1878,6 +1885,7 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
         parent = {**parent, **services.parent}
         across = services.across
     service_rows = (dict(counts), list(relations))
+    served = _served_parts(result, parent, register)
     for name in CUBE_STRATIFIERS:
         cube = _cube(result, name, parent, values, register, across=across)
         if cube is not None:
@@ -1890,13 +1898,13 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
         place = _place_cube(result, name, values, counts) if name in linked else None
         if place is not None:
             place_counts.update(place[0])
-            place_relations += place[1] + _served_places(result, name, parent, register, {**counts, **place[0]})
+            place_relations += place[1] + _served_places(served, name, {**counts, **place[0]})
     reasons = _cube(result, "breakdown", parent, values, register, across=across) \
         if result.indicator.is_proportion else None
     place_reasons = _place_cube(result, "breakdown", values, reasons[0]) if reasons is not None else None
     if reasons is not None and place_reasons is not None:  # (the municipalities' reasons tables)
         both = {**reasons[0], **place_reasons[0]}
-        reasons = (both, reasons[1] + place_reasons[1] + _served_places(result, "breakdown", parent, register, both),
+        reasons = (both, reasons[1] + place_reasons[1] + _served_places(served, "breakdown", both),
                    reasons[2] + [key for key in place_reasons[0] if isinstance(key, tuple) and not key[2]])
     if not linked and reasons is None:
         return hidden, frozenset(), frozenset(), frozenset()
