@@ -156,12 +156,26 @@ def trusts_of_a_region(count: int) -> list[HealthTrust]:
     return list(with_catchment.filter(region=region)[:count])
 
 
-def refer(builders, unit, count: int, rejected: int, **person: str) -> None:  # type: ignore[no-untyped-def]
-    """``count`` referrals to ``unit`` decided in 2025, the first ``rejected`` of them rejected."""
+def refer(builders, unit, count: int, rejected: int, *, reasons: Sequence[str] = (),  # type: ignore[no-untyped-def]
+          **person: str) -> None:
+    """``count`` referrals to ``unit`` decided in 2025, the first ``rejected`` of them rejected (for
+    ``reasons``, in order, when given)."""
     for index in range(count):
+        rejected_ = index < rejected
         Referral.objects.create(person=builders.make_person(**person), to_unit=unit,
-                                status="rejected" if index < rejected else "accepted", sent_date=DAY,
-                                received_date=DAY, assessed_date=DAY + dt.timedelta(days=4))
+                                status="rejected" if rejected_ else "accepted", sent_date=DAY,
+                                received_date=DAY, assessed_date=DAY + dt.timedelta(days=4),
+                                rejection_reason=reasons[index] if reasons and rejected_ else "")
+
+
+def refer_each(builders, referrals: Sequence[tuple[Any, ...]]) -> dict[tuple[str, ...], tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """Each of ``referrals``, (unit, trust, municipality[, sex], count, rejected), referred (``refer``);
+    their counts by atom (trust, unit, municipality[, sex]): (rejected, all)."""
+    atoms: dict[tuple[str, ...], tuple[int, int]] = {}
+    for unit, trust, municipality, *sex, count, rejected in referrals:
+        refer(builders, unit, count, rejected, municipality=municipality, **({"sex": sex[0]} if sex else {}))
+        atoms[(trust.code, unit.code, municipality, *sex)] = (rejected, count)
+    return atoms
 
 
 def every_scope(trusts: Sequence[str], units: Sequence[str], places: Sequence[str], *, by: Sequence[str]

@@ -26,21 +26,9 @@ from helhet.indicators import engine
 from helhet.indicators.models import IndicatorSnapshot
 from helhet.indicators.suppression import Cell, LinkedCells, LinkedRelation, determined_cells
 from helhet.organisations.models import HealthTrust, ServiceUnit, UnitKind
-from helhet.pathways.models import Referral
+from tests.indicators.published_audit import PERIOD, REJECTION, per_table, refer, row
 
 pytestmark = pytest.mark.django_db
-REJECTION = "rop-05a-referral-rejection"
-PERIOD = "2025"
-DAY = dt.date(2025, 5, 2)
-
-
-def refer(builders, unit, count: int, rejected: int, *, sex: str = "female", reasons: list[str] | None = None) -> None:
-    for index in range(count):
-        rejected_ = index < rejected
-        Referral.objects.create(person=builders.make_person(sex=sex), to_unit=unit,
-                                status="rejected" if rejected_ else "accepted", sent_date=DAY, received_date=DAY,
-                                assessed_date=DAY + dt.timedelta(days=4),
-                                rejection_reason=(reasons[index] if reasons and rejected_ else ""))
 
 
 @pytest.fixture
@@ -60,13 +48,6 @@ def one(scope: engine.Scope, by: str | None = None, **kwargs) -> engine.Publishe
     return result
 
 
-def row(result: engine.PublishedResult, by: str, key: str):  # type: ignore[no-untyped-def]
-    return next(r.cell for r in result.strata[by] if r.stratum == key)
-
-
-def per_table(scope: engine.Scope, by: str) -> engine.PublishedResult:
-    [raw] = engine.evaluate(PERIOD, scope, by=by, indicator_ids=[REJECTION])
-    return engine.publish_result(raw)
 
 
 def test_per_table_suppression_alone_would_give_a_units_women_away(trust_by_sex):

@@ -28,13 +28,12 @@ from tests.indicators.published_audit import (
     every_scope,
     per_table,
     publish_everything,
-    refer,
+    refer_each,
     row,
     two_trusts_of_a_region,
 )
 
 pytestmark = pytest.mark.django_db
-Atom = tuple[str, str, str]  # the items of (trust, unit, municipality)
 
 
 @pytest.fixture
@@ -47,12 +46,9 @@ def world(builders):
     a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust_1)
     b = builders.make_unit(UnitKind.DPS, code="dps-b", trust=trust_2)
     s = builders.make_unit(UnitKind.MUNICIPAL, code="kommune-s", municipalities=[m1])
-    atoms: dict[Atom, tuple[int, int]] = {}
-    for unit, trust, municipality, count, rejected in [
-            (a, trust_1, m1, 20, 10), (a, trust_1, m1b, 10, 5), (s, trust_1, m1, 6, 3),
-            (b, trust_2, m1, 3, 1), (b, trust_2, m2, 20, 10), (b, trust_2, m3, 10, 5)]:
-        refer(builders, unit, count, rejected, municipality=municipality)
-        atoms[(trust.code, unit.code, municipality)] = (rejected, count)
+    atoms = refer_each(builders, [
+        (a, trust_1, m1, 20, 10), (a, trust_1, m1b, 10, 5), (s, trust_1, m1, 6, 3),
+        (b, trust_2, m1, 3, 1), (b, trust_2, m2, 20, 10), (b, trust_2, m3, 10, 5)])
     return {"trusts": (trust_1.code, trust_2.code), "places": (m1, m1b, m2, m3), "atoms": atoms}
 
 

@@ -17,16 +17,13 @@ municipality, sex).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Hashable
 
 import pytest
 
 from helhet.indicators import engine
 from helhet.organisations.models import HealthTrust, Municipality, UnitKind
-from helhet.pathways.models import Referral
 from tests.indicators.published_audit import (
-    DAY,
     PERIOD,
     REJECTION,
     PublishedFigures,
@@ -34,12 +31,12 @@ from tests.indicators.published_audit import (
     per_table,
     publish_everything,
     refer,
+    refer_each,
     row,
     two_trusts_of_a_region,
 )
 
 pytestmark = pytest.mark.django_db
-Atom = tuple[str, str, str, str]  # the items of (trust, unit, municipality, sex)
 
 
 @pytest.fixture
@@ -51,13 +48,10 @@ def world(builders):
     m3 = Municipality.objects.filter(catchment_trust=trust_2).first().number
     a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust_1)
     b = builders.make_unit(UnitKind.DPS, code="dps-b", trust=trust_2)
-    atoms: dict[Atom, tuple[int, int]] = {}
-    for unit, trust, municipality, sex, count, rejected in [
-            (a, trust_1, m1, "female", 2, 1), (a, trust_1, m1, "male", 8, 4),
-            (a, trust_1, m2, "female", 10, 5), (a, trust_1, m2, "male", 10, 5),
-            (b, trust_2, m3, "female", 10, 5), (b, trust_2, m3, "male", 10, 5)]:
-        refer(builders, unit, count, rejected, municipality=municipality, sex=sex)
-        atoms[(trust.code, unit.code, municipality, sex)] = (rejected, count)
+    atoms = refer_each(builders, [
+        (a, trust_1, m1, "female", 2, 1), (a, trust_1, m1, "male", 8, 4),
+        (a, trust_1, m2, "female", 10, 5), (a, trust_1, m2, "male", 10, 5),
+        (b, trust_2, m3, "female", 10, 5), (b, trust_2, m3, "male", 10, 5)])
     return {"trusts": (trust_1.code, trust_2.code), "places": (m1, m2, m3), "atoms": atoms}
 
 
@@ -107,12 +101,7 @@ def by_reason(builders):
     a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trust_1)
     for place, counts in REASONS.items():
         given = [reason for reason, count in counts.items() for _ in range(count)]
-        decided = 2 * len(given)
-        for index in range(decided):
-            Referral.objects.create(person=builders.make_person(municipality=places[place]), to_unit=a,
-                                    status="rejected" if index < len(given) else "accepted", sent_date=DAY,
-                                    received_date=DAY, assessed_date=DAY + dt.timedelta(days=4),
-                                    rejection_reason=given[index] if index < len(given) else "")
+        refer(builders, a, 2 * len(given), len(given), reasons=given, municipality=places[place])
     return {"trust": trust_1.code, "places": places}
 
 

@@ -23,12 +23,11 @@ from tests.indicators.published_audit import (
     PublishedFigures,
     every_scope,
     publish_everything,
-    refer,
+    refer_each,
     trusts_of_a_region,
 )
 
 pytestmark = pytest.mark.django_db
-Atom = tuple[str, str, str, str]  # the items of (trust, unit, municipality, sex)
 SIZES = (1, 2, 3, 4, 6, 9, 15, 30)  # referrals of one (unit, municipality, sex): mostly small ones
 
 
@@ -40,7 +39,7 @@ def random_world(builders, rng: random.Random, *, own_catchment: float = 0.7) ->
     trusts.append(with_catchment.exclude(region=trusts[0].region).first())
     places = {trust.code: list(Municipality.objects.filter(catchment_trust=trust).order_by("number")
                                .values_list("number", flat=True)[:2]) for trust in trusts}
-    trust_of = {place: trust for trust, found in places.items() for place in found}
+    trust_of = {place: trust for trust in trusts for place in places[trust.code]}
     every_place = list(trust_of)
     # Units serving their trust's catchment only: a trust whose municipalities are all its own has
     # their items only, so its table by sex is the sum of theirs.
@@ -51,15 +50,13 @@ def random_world(builders, rng: random.Random, *, own_catchment: float = 0.7) ->
     own = places[trusts[2].code][:1]
     units += [(builders.make_unit(UnitKind.MUNICIPAL, code="kommune-x", municipalities=shared), shared),
               (builders.make_unit(UnitKind.MUNICIPAL, code="kommune-y", municipalities=own), own)]
-    atoms: dict[Atom, tuple[int, int]] = {}
+    referrals = []
     for unit, served in units:
         for place in rng.sample(served, k=rng.randint(1, min(3, len(served)))):
             for sex in rng.sample(["female", "male"], k=rng.randint(1, 2)):
                 count = rng.choice(SIZES)
-                rejected = rng.randint(0, count)
-                refer(builders, unit, count, rejected, municipality=place, sex=sex)
-                trust = unit.trust.code if unit.trust is not None else trust_of[place]
-                atoms[(trust, unit.code, place, sex)] = (rejected, count)
+                referrals.append((unit, unit.trust or trust_of[place], place, sex, count, rng.randint(0, count)))
+    atoms = refer_each(builders, referrals)
     # (the scopes with items: the audit relates each published figure to the cells it counts)
     return {"trusts": [t.code for t in trusts], "units": sorted({atom[1] for atom in atoms}),
             "places": sorted({atom[2] for atom in atoms}), "atoms": atoms}

@@ -35,14 +35,13 @@ from tests.indicators.published_audit import (
     every_scope,
     per_table,
     publish_everything,
-    refer,
+    refer_each,
     row,
     trusts_of_a_region,
     two_trusts_of_a_region,
 )
 
 pytestmark = pytest.mark.django_db
-Atom = tuple[str, str, str]  # the items of (trust, unit, municipality)
 
 
 @pytest.fixture
@@ -57,12 +56,9 @@ def world(builders):
     s = builders.make_unit(UnitKind.MUNICIPAL, code="kommune-s", municipalities=[m1, m2])
     w = builders.make_unit(UnitKind.MUNICIPAL, code="kommune-w", municipalities=[m1])
     v = builders.make_unit(UnitKind.MUNICIPAL, code="kommune-v", municipalities=[m2])
-    atoms: dict[Atom, tuple[int, int]] = {}
-    for unit, trust, municipality, count, rejected in [
-            (a, trust_1, m1, 20, 10), (b, trust_2, m2, 20, 10), (s, trust_1, m1, 20, 10), (s, trust_2, m2, 3, 1),
-            (w, trust_1, m1, 20, 10), (v, trust_2, m2, 20, 10)]:
-        refer(builders, unit, count, rejected, municipality=municipality)
-        atoms[(trust.code, unit.code, municipality)] = (rejected, count)
+    atoms = refer_each(builders, [
+        (a, trust_1, m1, 20, 10), (b, trust_2, m2, 20, 10), (s, trust_1, m1, 20, 10), (s, trust_2, m2, 3, 1),
+        (w, trust_1, m1, 20, 10), (v, trust_2, m2, 20, 10)])
     return {"trusts": (trust_1.code, trust_2.code), "atoms": atoms}
 
 
@@ -107,13 +103,10 @@ def three_trusts(builders):
     w = builders.make_unit(UnitKind.MUNICIPAL, code="kommune-w", municipalities=places[:1])
     v = builders.make_unit(UnitKind.MUNICIPAL, code="kommune-v", municipalities=places[2:])
     units = [builders.make_unit(UnitKind.DPS, code=f"dps-{k}", trust=trust) for k, trust in enumerate(trusts)]
-    atoms: dict[Atom, tuple[int, int]] = {}
-    for unit, trust, municipality, count, rejected in [
-            *((u, t, m, 20, 10) for u, t, m in zip(units, trusts, places, strict=True)),
-            (s, trusts[0], places[0], 40, 20), (s, trusts[1], places[1], 20, 10), (s, trusts[2], places[2], 3, 1),
-            (w, trusts[0], places[0], 2, 1), (v, trusts[2], places[2], 20, 10)]:
-        refer(builders, unit, count, rejected, municipality=municipality)
-        atoms[(trust.code, unit.code, municipality)] = (rejected, count)
+    atoms = refer_each(builders, [
+        *((u, t, m, 20, 10) for u, t, m in zip(units, trusts, places, strict=True)),
+        (s, trusts[0], places[0], 40, 20), (s, trusts[1], places[1], 20, 10), (s, trusts[2], places[2], 3, 1),
+        (w, trusts[0], places[0], 2, 1), (v, trusts[2], places[2], 20, 10)])
     return {"trusts": [t.code for t in trusts], "units": [u.code for u in units], "atoms": atoms}
 
 
@@ -138,14 +131,11 @@ def by_sex(builders):
     s = builders.make_unit(UnitKind.MUNICIPAL, code="kommune-s", municipalities=places)
     a = builders.make_unit(UnitKind.DPS, code="dps-a", trust=trusts[0])
     b = builders.make_unit(UnitKind.DPS, code="dps-b", trust=trusts[1])
-    atoms: dict[tuple[str, str, str, str], tuple[int, int]] = {}
-    for unit, trust, municipality, sex, count, rejected in [
-            (a, trusts[0], places[0], "female", 20, 10), (a, trusts[0], places[0], "male", 20, 10),
-            (b, trusts[1], places[1], "female", 20, 10), (b, trusts[1], places[1], "male", 20, 10),
-            (s, trusts[0], places[0], "female", 20, 10), (s, trusts[0], places[0], "male", 20, 10),
-            (s, trusts[1], places[1], "female", 2, 1), (s, trusts[1], places[1], "male", 20, 10)]:
-        refer(builders, unit, count, rejected, municipality=municipality, sex=sex)
-        atoms[(trust.code, unit.code, municipality, sex)] = (rejected, count)
+    atoms = refer_each(builders, [
+        (a, trusts[0], places[0], "female", 20, 10), (a, trusts[0], places[0], "male", 20, 10),
+        (b, trusts[1], places[1], "female", 20, 10), (b, trusts[1], places[1], "male", 20, 10),
+        (s, trusts[0], places[0], "female", 20, 10), (s, trusts[0], places[0], "male", 20, 10),
+        (s, trusts[1], places[1], "female", 2, 1), (s, trusts[1], places[1], "male", 20, 10)])
     return {"trusts": [t.code for t in trusts], "places": places, "atoms": atoms}
 
 
