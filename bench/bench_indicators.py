@@ -206,11 +206,13 @@ def main() -> None:
                      if r.available and r.indicator.needs_suppression]
     cube_cpu = time.process_time() - cube_cpu
     print(f"the country with the cubes' counts: {cube_seconds:.2f} s; linked patterns with cubes: {cube_cpu:.2f} CPU-s, "
-          f"cubes linked for {sum(bool(p.cubes - {'service'}) for p in cube_patterns)} of {len(cube_patterns)} "
+          f"cubes linked for {sum(bool(p.cubes - {'service', 'finest'}) for p in cube_patterns)} of {len(cube_patterns)} "
           f"indicators (the others beyond engine.CUBE_AUDIT_LIMIT={engine.CUBE_AUDIT_LIMIT} hidden cells: their tables "
           f"by sex, age, immigrant background, municipality and centrality withheld), the place cubes for "
           f"{sum(map(places_linked, cube_patterns))} (the others' municipalities' tables by sex, age and immigrant "
-          f"background withheld), the service rows for {sum('service' in p.cubes for p in cube_patterns)}")
+          f"background withheld), the service rows for {sum('service' in p.cubes for p in cube_patterns)}, "
+          f"the items' finest cells for {sum('finest' in p.cubes for p in cube_patterns)} (the others beyond "
+          f"engine.ATOM_AUDIT_LIMIT={engine.ATOM_AUDIT_LIMIT} cells in a component: linked without them)")
 
     with tempfile.TemporaryDirectory() as folder:
         duck = duckdb.connect()

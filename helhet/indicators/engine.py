@@ -153,14 +153,18 @@ GROUPING_SETS_VENDORS = ("postgresql", "duckdb")  # aggregate all stratification
 # levels"): the counts by trust x team x category, stratum key "trust|team|category". Never published
 # (``publish_result`` leaves them out); "cube:breakdown" counts the numerator by the breakdown's category,
 # and "cube:place:<category>" the items by municipality x sex, age band or immigrant background, or the
-# numerator by municipality x the breakdown's category (stratum key "municipality|category").
+# numerator by municipality x the breakdown's category (stratum key "municipality|category");
+# "cube:atom:<category>" the items' finest cells, trust x team x municipality x category (stratum key
+# "trust|team|municipality|category"), which tie those together (``_atoms``).
 CUBE_STRATIFIERS = ("sex", "age", "immigrant", "municipality")
 CUBE_BREAKDOWN = "cube:breakdown"
 PLACE_CATEGORIES = ("sex", "age", "immigrant")
 PLACE_CUBES = tuple(f"cube:place:{name}" for name in PLACE_CATEGORIES)
 PLACE_BREAKDOWN = "cube:place:breakdown"
-BREAKDOWN_CUBES = (CUBE_BREAKDOWN, PLACE_BREAKDOWN)  # (they count the numerator's items)
-CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN, *PLACE_CUBES, PLACE_BREAKDOWN)
+ATOM_BREAKDOWN = "cube:atom:breakdown"
+ATOM_CUBES = (*(f"cube:atom:{name}" for name in PLACE_CATEGORIES), ATOM_BREAKDOWN)
+BREAKDOWN_CUBES = (CUBE_BREAKDOWN, PLACE_BREAKDOWN, ATOM_BREAKDOWN)  # (they count the numerator's items)
+CUBES = (*(f"cube:{name}" for name in CUBE_STRATIFIERS), CUBE_BREAKDOWN, *PLACE_CUBES, PLACE_BREAKDOWN, *ATOM_CUBES)
 ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # The exact audit of a cube (suppression.suppress_linked) grows with its largest component of hidden
 # cells; beyond this many the place cubes are left out, then the cubes (logged; the tables they
@@ -168,6 +172,13 @@ ALL_STRATA = (*STRATIFIERS, *CUBES)  # the order of stored stratifications
 # place cubes and the service rows, 2023); the number of units, services, municipalities and
 # categories, not of persons, bounds it. See "Suppression linked across levels".
 CUBE_AUDIT_LIMIT = 20_000
+# With the items' finest cells (``_atoms``: every leaf x municipality x category a reader cannot
+# tell is empty, all unknowns) the components are larger: at most this many cells are audited, else
+# the rest is linked without them (logged). At 100,000 synthetic persons the largest is 43,290 (2025).
+ATOM_AUDIT_LIMIT = 60_000
+# The reasons' system takes its finest cells when there are at most this many (else it is linked
+# without them; too large a reasons' system would withhold every reasons table).
+REASON_ATOM_LIMIT = 20_000
 # Indicators whose rules share a population are computed together (one statement per population);
 # False computes each alone (the reference the equivalence test compares with).
 SHARE_POPULATIONS = True
@@ -503,6 +514,10 @@ def supports(definition: IndicatorDefinition, name: str) -> bool:
         return breakdown_of(definition) is not None and "municipality" in definition.stratifiers
     if name in PLACE_CUBES:
         return {"municipality", name.removeprefix("cube:place:")} <= set(definition.stratifiers)
+    if name == ATOM_BREAKDOWN:
+        return breakdown_of(definition) is not None and {"trust", "team", "municipality"} <= set(definition.stratifiers)
+    if name in ATOM_CUBES:
+        return {"trust", "team", "municipality", name.removeprefix("cube:atom:")} <= set(definition.stratifiers)
     if name in CUBES:
         return {"trust", "team", name.removeprefix("cube:")} <= set(definition.stratifiers)
     return name in definition.stratifiers
@@ -515,6 +530,10 @@ def _grouping(name: str) -> tuple[tuple[str, ...], str]:
     if name in (*PLACE_CUBES, PLACE_BREAKDOWN):
         category = "category" if name == PLACE_BREAKDOWN else name.removeprefix("cube:place:")
         return ("municipality", category), f"municipality || '|' || {category}"
+    if name in ATOM_CUBES:
+        category = "category" if name == ATOM_BREAKDOWN else name.removeprefix("cube:atom:")
+        return ("trust", "team", "municipality", category), \
+            f"trust || '|' || team || '|' || municipality || '|' || {category}"
     category = "category" if name == CUBE_BREAKDOWN else name.removeprefix("cube:")
     return ("trust", "team", category), f"trust || '|' || team || '|' || {category}"
 
@@ -522,13 +541,14 @@ def _grouping(name: str) -> tuple[tuple[str, ...], str]:
 def _grouping_sets(groups: Sequence[tuple[str, str]]) -> tuple[str, str, str]:
     """For GROUPING SETS over ``groups`` (name in the rows, column or cube name): the stratifier and
     stratum expressions and the sets. Cube sets are told apart first (they group by trust and team,
-    or municipality, too, which a plain set by one of those also does; no cube's columns are
-    another's)."""
+    or municipality, too, which a plain set by one of those also does), those of more columns before
+    those of fewer (an atom cube's columns hold a cube's and a place cube's; no two cubes have the
+    same columns)."""
     which: list[str] = []
     stratum: list[str] = []
     plain: list[str] = []
     sets: list[str] = []
-    for name, column in sorted(groups, key=lambda group: group[1] not in CUBES):
+    for name, column in sorted(groups, key=lambda group: (group[1] not in CUBES, -len(_grouping(group[1])[0]))):
         columns, expression = _grouping(column)
         condition = " AND ".join(f"GROUPING({c}) = 0" for c in columns)
         which.append(f"WHEN {condition} THEN '{name}'")
@@ -1181,15 +1201,23 @@ def forget_snapshots() -> int:
 # to its rows in every trust's and region's table. The parts are leaves of the cubes, and a
 # service's total the sum of its parts there as well: its own tables. The reasons have a place
 # cube too (PLACE_BREAKDOWN: the numerator by municipality x reason): a municipality's reasons
-# table, whose column sums are the country's reasons table. The items' three-way cells (unit x
-# municipality x category) are in no table, yet they tie the trees below the country: where a
-# node's municipalities have items of that node only (most trusts'), the node's table by a
-# category is the sum of theirs (``_served_places``; a trust's women less its other
-# municipalities' shown women gave 61 hidden counts of 13 indicators away at 100,000 synthetic
-# persons, 2025).
+# table, whose column sums are the country's reasons table. The items' finest cells (ATOM_CUBES:
+# leaf x municipality x category or reason, ``Atom``) are in no table, yet every table above is
+# made of them: a leaf's cell of a category is the sum of its Atoms over the municipalities, a
+# municipality's the sum over the leaves, and a leaf's cell in its table by municipality the sum
+# over the categories (for the reasons: its numerator there, shared with the main system like the
+# nodes' numerators). Two-way tables alone allow splits the items cannot have (a unit of one
+# municipality has all its women there; a trust's women less its other municipalities' shown
+# women gave 61 hidden counts of 13 indicators away at 100,000 synthetic persons, 2025, before
+# ``_served_places``, which the Atoms imply, tied them), so the Atoms are unknowns of the audit
+# (suppression.suppress_linked ``unpublished``), never shown, and the small ones are kept
+# undetermined too (a unit's women of one municipality, 2 of 3 rejected, is a count about
+# persons even in no table). Should they make a component larger than ATOM_AUDIT_LIMIT, the rest
+# is linked without them (logged; never at 100,000 synthetic persons).
 # A stratum without items has no row in its table, so readers know it is 0: such cells are
-# constants, left out of the cubes (a declared reason, which the reasons table always lists,
-# stays in; a code outside the definition is listed only where it counts something).
+# constants, left out of the cubes (a declared reason, which the reasons table always lists and
+# hides at 0 as a small count, stays in, even where no item has it; a code outside the
+# definition is listed only where it counts something).
 # Every table of the country, a region, a trust, a unit of a trust or a municipal service by sex,
 # age band, immigrant background, municipality or centrality class, every such scope's and every
 # municipality's reasons table, every municipality's table by region, trust or team (the same cells
@@ -1230,7 +1258,9 @@ LINKED_STRATIFIERS = ("region", "trust", "municipality", "team", "centrality")
 # 4: the place cubes (municipalities by sex, age band and immigrant background) and the service rows.
 # 5: the municipalities' reasons tables (the reasons' place cube); a node's tables by category the sum
 # of its municipalities' where they are its own; the service rows linked when the cubes are too large.
-PATTERN_VERSION = 5
+# 6: the items' finest cells (unit x municipality x category and reason) in the audit, the small ones
+# kept undetermined too.
+PATTERN_VERSION = 6
 NATION_NODE = "national"
 _PATTERN_MEMO: dict[tuple[Any, ...], LinkedPattern] = {}
 _PATTERN_MEMO_SIZE = 4096
@@ -1285,7 +1315,8 @@ class LinkedPattern:
     register: Register
     hidden_units: frozenset[str] = frozenset()
     # Cubes (region tree x categories): the stratifiers linked ("sex", "age", "immigrant",
-    # "breakdown") and the hidden cells (node, stratifier, category).
+    # "breakdown"; "finest": with the items' finest cells, ``_atoms``) and the hidden cells (node,
+    # stratifier, category).
     cubes: frozenset[str] = frozenset()
     cube_hidden: frozenset[tuple[str, str, str]] = frozenset()
     cube_nodes: frozenset[tuple[str, str, str]] = frozenset()  # (node, stratifier, "") for each node of a cube
@@ -1555,6 +1586,8 @@ def _cube(result: IndicatorResult, name: str, parent: dict[str, str], values: di
         categories[category] = None
         found = leaves.setdefault(node, {})
         found[category] = _sum_cell([found[category], stratum.cell]) if category in found else stratum.cell
+    if breakdown:  # (a reason without items is listed, at 0, and hidden as small: not known to readers)
+        categories.update(dict.fromkeys(_listed(result)))
     order = sorted(categories)
     # The categories' classes (municipalities only), and the level the node's total is the sum of.
     classes: dict[str, list[str]] = {}
@@ -1665,7 +1698,8 @@ def _served_parts(result: IndicatorResult, parent: dict[str, str], register: Reg
     them as rows of the leaf's and the municipality's tables). In each connected part, the leaves'
     items are the municipalities' items. Where the leaves are all those of one node (a trust all of
     whose municipalities' items are its own, as most trusts'), that is the node and its
-    municipalities. Other parts are left out (so is the country's: the place cubes have it)."""
+    municipalities. Other parts are left out (so is the country's: the place cubes have it). The
+    Atoms (``_atoms``) imply all of these; they serve the systems linked without the Atoms."""
     rows = result.strata.get("cube:municipality")
     if rows is None:
         return []
@@ -1724,6 +1758,66 @@ def _served_places(served: list[tuple[str, list[str]]], name: str,
     return relations
 
 
+@dataclass(frozen=True)
+class Atom:
+    """An unpublished cell of the linked system: the items of one leaf of the region tree (``_leaf``)
+    in one municipality (its node: ``municipality:M``, or ``centrality:unknown``) and one category."""
+
+    leaf: str
+    place: str
+    name: str
+    category: str
+
+
+def _place_node(municipality: str) -> str:
+    return f"centrality:{UNKNOWN}" if municipality == UNKNOWN else f"municipality:{municipality}"
+
+
+def _atoms(result: IndicatorResult, name: str, parent: dict[str, str], register: Register,
+           counts: dict[Hashable, Cell]) -> tuple[dict[Hashable, Cell], list[LinkedRelation]] | None:
+    """The items' finest cells in category table ``name`` (``cube:atom:<name>``): the Atoms, and how
+    the linked cells sum them. A leaf's cell of a category, (leaf, name, c), is the sum of its Atoms
+    over the municipalities; a municipality's, (municipality:M, name, c), the sum over the leaves;
+    and a leaf's items in a municipality, (leaf, "municipality", M), the sum over the categories.
+    None when the counts do not add up to those cells (computed from other data).
+
+    ``counts`` holds the region tree's cubes and the place cubes. A reader knows an Atom is 0 where
+    one of its three cells is (no row for it); every other Atom is there, at 0 where it has no items
+    (any count, to a reader: only its cells bound it). No table publishes them, yet they are what the
+    tables share: a municipality's women are some unit's women, and the two-way cells alone allow
+    splits the items cannot have (a unit of one municipality gives it all of its women)."""
+    rows, pairs = result.strata.get(f"cube:atom:{name}"), result.strata.get("cube:municipality")
+    if rows is None or pairs is None:
+        return None
+    found: dict[Atom, Cell] = {}
+    for stratum in rows:
+        trust, team, municipality, category = stratum.key.split("|", 3)
+        atom = Atom(_leaf(trust, team, parent, register), _place_node(municipality), name, category)
+        found[atom] = _sum_cell([found[atom], _counts(stratum.cell)]) if atom in found else _counts(stratum.cell)
+    categories: dict[str, set[str]] = {}  # each leaf's and municipality's categories in its table
+    for key in counts:
+        if isinstance(key, tuple) and key[1] == name and key[2]:
+            categories.setdefault(str(key[0]), set()).add(key[2])
+    zero = Cell(0 if result.indicator.is_proportion and name != "breakdown" else None, 0)
+    cells: dict[Hashable, Cell] = {}
+    sums: dict[Hashable, list[Hashable]] = {}
+    served: set[tuple[str, str]] = set()
+    for stratum in pairs:
+        trust, team, municipality = stratum.key.split("|", 2)
+        served.add((_leaf(trust, team, parent, register), municipality))
+    for leaf, municipality in sorted(served):
+        place = _place_node(municipality)
+        for category in sorted(categories.get(leaf, set()) & categories.get(place, set())):
+            atom = Atom(leaf, place, name, category)
+            cells[atom] = found.pop(atom, zero)
+            for total in ((leaf, name, category), (place, name, category), (leaf, "municipality", municipality)):
+                sums.setdefault(total, []).append(atom)
+    if found or not all(key in counts and _adds_up(counts[key], [cells[a] for a in atoms])
+                        for key, atoms in sums.items()):
+        return None  # (the counts are not of the same data)
+    return cells, [LinkedRelation(key, tuple(atoms)) for key, atoms in sums.items()]
+
+
 def _listed(result: IndicatorResult) -> list[str]:
     """The categories a reasons table lists even at 0 (``_breakdown_rows``): the declared ones and "unknown"."""
     rule = breakdown_of(result.indicator)
@@ -1760,7 +1854,7 @@ def _place_cube(result: IndicatorResult, name: str, values: dict[str, Cell],
     columns = [key for key in counts if isinstance(key, tuple) and key[:2] == (NATION_NODE, name) and key[2]]
     totals: dict[Hashable, Cell] = {node: values[node] for node in places}
     if breakdown:
-        listed = {key[2] for key in columns} & set(_listed(result))  # (a reason 0 everywhere: a known 0)
+        listed = {key[2] for key in columns} & set(_listed(result))
         cells |= {(node, name, category): Cell(None, 0) for node in places for category in sorted(listed)
                   if (node, name, category) not in cells}
         totals = {(node, name, ""): Cell(None, values[node].numerator or 0) for node in places}
@@ -1894,11 +1988,20 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
             linked.update(("municipality", "centrality") if name == "municipality" else (name,))
     place_counts: dict[Hashable, Cell] = {}
     place_relations: list[LinkedRelation] = []
+    placed = []
     for name in PLACE_CATEGORIES:
         place = _place_cube(result, name, values, counts) if name in linked else None
         if place is not None:
             place_counts.update(place[0])
             place_relations += place[1] + _served_places(served, name, {**counts, **place[0]})
+            placed.append(name)
+    atom_counts: dict[Hashable, Cell] = {}
+    atom_relations: list[LinkedRelation] = []
+    for name in placed if "municipality" in linked else ():
+        atoms = _atoms(result, name, parent, register, {**counts, **place_counts})
+        if atoms is not None:
+            atom_counts.update(atoms[0])
+            atom_relations += atoms[1]
     reasons = _cube(result, "breakdown", parent, values, register, across=across) \
         if result.indicator.is_proportion else None
     place_reasons = _place_cube(result, "breakdown", values, reasons[0]) if reasons is not None else None
@@ -1906,22 +2009,36 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
         both = {**reasons[0], **place_reasons[0]}
         reasons = (both, reasons[1] + place_reasons[1] + _served_places(served, "breakdown", both),
                    reasons[2] + [key for key in place_reasons[0] if isinstance(key, tuple) and not key[2]])
+        # The Atoms of the reasons sum to a leaf's numerator in a municipality: a cell of the leaf's
+        # table by municipality, hidden in both systems alike (``_suppress_cubes``).
+        pairs: dict[Hashable, Cell] = {key: Cell(None, cell.numerator or 0) for key, cell in counts.items()
+                                       if isinstance(key, tuple) and key[1] == "municipality"}
+        atoms = _atoms(result, "breakdown", parent, register, {**both, **pairs}) if "municipality" in linked else None
+        if atoms is not None and len(atoms[0]) <= REASON_ATOM_LIMIT:
+            used = {relation.parent: pairs[relation.parent] for relation in atoms[1] if relation.parent in pairs}
+            reasons = ({**both, **used, **atoms[0]}, reasons[1] + atoms[1], reasons[2])
     if not linked and reasons is None:
         return hidden, frozenset(), frozenset(), frozenset()
     if reasons is not None:
         linked.add("breakdown")
-    # Each attempt: what is left out should it be too large to audit, its system, what it links.
-    attempts = [("place cubes", {**counts, **place_counts}, relations + place_relations, linked, reasons)] \
-        if place_counts else []
-    attempts.append(("cubes", counts, relations, linked, reasons))
+    # Each attempt: what is left out should it be too large to audit, its system, what it links, and
+    # its largest component audited (the Atoms, all unknowns, join the hidden cells' components).
+    attempts = [("three-way cells", {**counts, **place_counts, **atom_counts},
+                 relations + place_relations + atom_relations, {*linked, "finest"}, reasons, ATOM_AUDIT_LIMIT)] \
+        if atom_counts else []
+    if place_counts:
+        attempts.append(("place cubes", {**counts, **place_counts}, relations + place_relations, linked, reasons,
+                         CUBE_AUDIT_LIMIT))
+    attempts.append(("cubes", counts, relations, linked, reasons, CUBE_AUDIT_LIMIT))
     if services is not None and linked != {"service"}:
-        attempts.append(("service rows", *service_rows, {"service"}, None))
-    for what, attempt_counts, attempt_relations, attempt_linked, attempt_reasons in attempts:
+        attempts.append(("service rows", *service_rows, {"service"}, None, CUBE_AUDIT_LIMIT))
+    for what, attempt_counts, attempt_relations, attempt_linked, attempt_reasons, limit in attempts:
         attempt_linked = set(attempt_linked)
         try:
             system = LinkedCells(attempt_counts, attempt_relations)
             hidden_nodes, cube_hidden = _suppress_cubes(result, system, values=values, reasons=attempt_reasons,
-                                                        hidden=hidden, linked=attempt_linked, threshold=threshold)
+                                                        hidden=hidden, linked=attempt_linked, threshold=threshold,
+                                                        max_component=limit)
         except AuditTooLarge as exc:
             logger.warning("%s %s: %s not linked: %s", result.indicator_id, result.period, what, exc)
             continue
@@ -1938,29 +2055,35 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
 
 def _suppress_cubes(result: IndicatorResult, cubes: LinkedCells, *, values: dict[str, Cell],
                     reasons: tuple[dict[Hashable, Cell], list[LinkedRelation], list[Hashable]] | None,
-                    hidden: frozenset[str], linked: set[str], threshold: int
+                    hidden: frozenset[str], linked: set[str], threshold: int, max_component: int = CUBE_AUDIT_LIMIT
                     ) -> tuple[set[str], set[tuple[Any, ...]]]:
     """The nodes and cube cells ``_with_cubes`` hides, the reasons' system repeated with the main one until
     they agree (``linked`` loses "breakdown" when the reasons' is too large to audit). Raises
     AuditTooLarge when the main system is."""
-    extra: set[str] = set()
+    extra: set[Hashable] = set()
     while True:
         main = suppress_linked(cubes, threshold, also_hide={*hidden, *extra}, last=set(values),
-                               max_component=CUBE_AUDIT_LIMIT)
+                               max_component=max_component,
+                               unpublished=[key for key in cubes.cells if isinstance(key, Atom)])
         hidden_nodes = {key for key in main.hidden if isinstance(key, str)}
         cube_hidden = {key for key in main.hidden if isinstance(key, tuple)}
         if reasons is None or "breakdown" not in linked:
             return hidden_nodes, cube_hidden
-        totals = {(n, "breakdown", "") for n in hidden_nodes if (n, "breakdown", "") in reasons[0]}
+        # Shared with the main system: the nodes' numerators (the totals) and, with the reasons'
+        # Atoms, the leaves' numerators by municipality.
+        shared = {(n, "breakdown", "") for n in hidden_nodes} | {key for key in cube_hidden if key[1] == "municipality"}
         try:
-            by_reason = suppress_linked(LinkedCells(reasons[0], reasons[1]), threshold, also_hide=totals,
-                                        last=reasons[2], max_component=CUBE_AUDIT_LIMIT)
+            by_reason = suppress_linked(LinkedCells(reasons[0], reasons[1]), threshold,
+                                        also_hide=shared & set(reasons[0]), last=reasons[2],
+                                        max_component=CUBE_AUDIT_LIMIT,
+                                        unpublished=[key for key in reasons[0] if isinstance(key, Atom)])
         except AuditTooLarge as exc:
             logger.warning("%s %s: breakdown not linked: %s", result.indicator_id, result.period, exc)
             linked.discard("breakdown")
             return hidden_nodes, cube_hidden
         reason_hidden = {key for key in by_reason.hidden if isinstance(key, tuple)}
-        more = {key[0] for key in reason_hidden if key[2] == ""} - hidden_nodes
+        more = ({key[0] for key in reason_hidden if key[2] == ""} - hidden_nodes) | \
+            ({key for key in reason_hidden if key[1] == "municipality"} - cube_hidden)
         if not more:
             return hidden_nodes, cube_hidden | reason_hidden
         extra |= more

@@ -21,7 +21,7 @@ class IndicatorSnapshot(models.Model):
     indicator_id = models.CharField(max_length=64)
     period = models.CharField(max_length=32)  # Period.text, e.g. "2025", "2025-Q1"
     scope = models.CharField(max_length=80)  # str(Scope), e.g. "national", "unit:dps-x"
-    stratifiers = models.CharField(max_length=255, blank=True, default="")  # comma-separated, in ALL_STRATA order
+    stratifiers = models.CharField(max_length=512, blank=True, default="")  # comma-separated, in ALL_STRATA order
     computed_at = models.DateTimeField()  # when the computation began (the data are as of then)
     generation = models.BigIntegerField(default=0)  # IndicatorCacheState.generation when computed
     result = models.JSONField()  # available, reason, numerator, denominator, value, strata

@@ -679,7 +679,7 @@ class _RulesAB(Generic[_Key]):
 
     def hide(self, key: _Key) -> None:
         self.hidden[key] = SuppressionReason.COMPLEMENTARY
-        for other in self.touching[key]:
+        for other in self.touching.get(key, ()):
             self._queue(other)
 
     def hold(self) -> None:
@@ -859,35 +859,51 @@ def suppress_linked(
     also_hide: Collection[Hashable] = (),
     last: Collection[Hashable] = (),
     max_component: int | None = None,
+    unpublished: Collection[Hashable] = (),
 ) -> PublishedLinked:
     """Every cell as it may be published: rules A and B in every relation, and no hidden count
     determined by the shown ones and the relations, negative counts excluded (see above).
 
     ``last`` names cells to take as complements only after every other candidate (a cube's
     totals, which other tables publish too: interior cells before margins). ``max_component`` bounds
-    the work: AuditTooLarge is raised rather than audit a component of more hidden cells."""
+    the work: AuditTooLarge is raised rather than audit a component of more hidden cells.
+
+    ``unpublished`` names cells no table publishes (the items' finest cells, which tie the tables
+    together): unknown to every reader, they are unknowns of the audit throughout, never complements,
+    and not in the result. Rules A and B skip the relations they are in (the audit decides there),
+    and the audit requires only the small ones (by ``_small_reason``, with items) to stay free."""
     _check_threshold(threshold)
     cells = linked.cells
-    unknown = [key for key in also_hide if key not in cells]
+    unknown = [key for key in [*also_hide, *unpublished] if key not in cells]
     if unknown:
-        raise TableError(f"also_hide names cells not in the linked cells: {', '.join(map(repr, unknown))}")
+        raise TableError(f"also_hide or unpublished names cells not in the linked cells: "
+                         f"{', '.join(map(repr, unknown))}")
     order = {key: index for index, key in enumerate(cells)}
     late = set(last)
-    hidden = _first_hidden(cells, threshold, protect_complement, also_hide)
+    never = set(unpublished)
+    published = {key: cell for key, cell in cells.items() if key not in never}
+    hidden = _first_hidden(published, threshold, protect_complement, also_hide)
+    hidden |= {key: SuppressionReason.COMPLEMENTARY for key in never}
     relations = linked.relations
 
     def rank(key: Hashable) -> tuple[bool, int, int, int]:
         return (key in late, cells[key].denominator, cells[key].numerator or 0, order[key])
 
-    rules = _RulesAB(cells, relations, hidden, threshold, protect_complement, rank=rank)
-    touching = rules.touching
+    def protected(key: Hashable) -> bool:
+        return key not in never or (cells[key].denominator > 0
+                                    and _small_reason(cells[key], threshold, protect_complement) is not None)
+
+    rules = _RulesAB(published, [r for r in relations if not never.intersection((r.parent, *r.children))],
+                     hidden, threshold, protect_complement, rank=rank)
+    touching = _touching(relations) if never else rules.touching
     # Audits by component: one with the same hidden cells has the same relations with the same
     # hidden members (a cell hidden next to it would have joined it), so the same answer.
     audited: dict[frozenset[Hashable], set[Hashable]] = {}
     unfreed: set[Hashable] = set()
     while True:
         rules.hold()
-        determined = _determined_cells(cells, relations, touching, set(hidden), order, max_component, audited)
+        determined = _determined_cells(cells, relations, touching, set(hidden), order, max_component, audited,
+                                       wanted=protected)
         if not determined:
             break
         added: set[Hashable] = set()
@@ -919,7 +935,7 @@ def suppress_linked(
 
     return PublishedLinked(
         cells={key: PublishedCell.hidden(hidden[key]) if key in hidden else PublishedCell.shown(cell)
-               for key, cell in cells.items()},
+               for key, cell in published.items()},
         threshold=threshold,
     )
 
@@ -975,9 +991,11 @@ def determined_cells(linked: LinkedCells, hidden: Collection[Hashable]) -> set[H
 def _determined_cells(cells: Mapping[Hashable, Cell], relations: Sequence[LinkedRelation],
                       touching: Mapping[Hashable, list[int]], hidden: set[Hashable],
                       order: Mapping[Hashable, int], max_component: int | None = None,
-                      audited: dict[frozenset[Hashable], set[Hashable]] | None = None,
+                      audited: dict[frozenset[Hashable], set[Hashable]] | None = None, *,
+                      wanted: Callable[[Hashable], bool] | None = None,
                       ) -> list[tuple[Hashable, list[Hashable]]]:
-    """The determined hidden cells (in the cells' order), each with its component."""
+    """The determined hidden cells (in the cells' order), each with its component; with ``wanted``,
+    only those it accepts are looked for."""
     every: list[tuple[int, Hashable, list[Hashable]]] = []
     components = _components(relations, touching, hidden, sorted(hidden, key=order.__getitem__))
     largest = max((len(c) for c in components), default=0)
@@ -987,7 +1005,7 @@ def _determined_cells(cells: Mapping[Hashable, Cell], relations: Sequence[Linked
         members = frozenset(component)
         found = audited.get(members) if audited is not None else None
         if found is None:
-            found = _determined_in(cells, relations, touching, component)
+            found = _determined_in(cells, relations, touching, component, wanted=wanted)
             if audited is not None:
                 audited[members] = found
         every += [(order[key], key, component) for key in found]
@@ -1027,10 +1045,12 @@ _SIMPLEX_STALL = 50
 
 def _determined_in(cells: Mapping[Hashable, Cell], relations: Sequence[LinkedRelation],
                    touching: Mapping[Hashable, list[int]], component: list[Hashable], *,
-                   only: Hashable | None = None) -> set[Hashable]:
+                   only: Hashable | None = None, wanted: Callable[[Hashable], bool] | None = None
+                   ) -> set[Hashable]:
     """The hidden cells of ``component`` whose counts the shown ones determine (see above): for each
     system of counts, its pinned zeros and the cells every change allowed with those at 0 leaves
-    unchanged. With ``only``, whether that cell is among them (the others are not looked for)."""
+    unchanged. With ``only``, whether that cell is among them; with ``wanted``, those of them it
+    accepts (the others are not looked for)."""
     rows = _relation_rows(relations, touching, component)
     if not rows:
         return set()
@@ -1039,6 +1059,7 @@ def _determined_in(cells: Mapping[Hashable, Cell], relations: Sequence[LinkedRel
                else [lambda c: c.denominator])
     determined: set[int] = set()
     audited: set[frozenset[int]] = set()
+    looked_for = None if wanted is None else {j for j, key in enumerate(component) if wanted(key)}
     for value in systems:
         zeros = {j for j, key in enumerate(component) if value(cells[key]) == 0}
         upper, rest = _eliminate(rows, zeros)
@@ -1050,8 +1071,9 @@ def _determined_in(cells: Mapping[Hashable, Cell], relations: Sequence[LinkedRel
         echelon = [(j, {c: a for c, a in row.items() if c not in pinned}) for j, row in upper]
         echelon += _eliminate([row for row in kept if row], set())[0]
         determined |= pinned | _coloops(echelon, [j for j in range(len(component)) if j not in pinned],
-                                        only=None if only is None else component.index(only))
-    return {component[j] for j in determined if only is None or component[j] == only}
+                                        only=None if only is None else component.index(only), among=looked_for)
+    return {component[j] for j in determined
+            if (only is None or component[j] == only) and (wanted is None or wanted(component[j]))}
 
 
 def _relation_rows(relations: Sequence[LinkedRelation], touching: Mapping[Hashable, list[int]],
@@ -1294,12 +1316,13 @@ def _raised_by_highs(reduced: Echelon, free: Mapping[int, int], unknown: Sequenc
     return raised if claimed <= raised else None
 
 
-def _coloops(echelon: Echelon, columns: Sequence[int], *, only: int | None = None) -> set[int]:
-    """The columns (of ``columns``; with ``only``, that column if it is one) that every null vector of
-    the echelon rows leaves at 0: those whose unit vector is in the row space. One null vector from
-    random free values (exact, by back substitution) clears every column where it is not 0; a column
-    where it is 0 is then solved for exactly (y with y U = its unit vector, then y U checked on the
-    free columns)."""
+def _coloops(echelon: Echelon, columns: Sequence[int], *, only: int | None = None,
+             among: Collection[int] | None = None) -> set[int]:
+    """The columns (of ``columns``; with ``only``, that column if it is one; with ``among``, those of
+    them) that every null vector of the echelon rows leaves at 0: those whose unit vector is in the
+    row space. One null vector from random free values (exact, by back substitution) clears every
+    column where it is not 0; a column where it is 0 is then solved for exactly (y with y U = its
+    unit vector, then y U checked on the free columns)."""
     pivots = {p for p, _row in echelon}
     free = [j for j in columns if j not in pivots]
     generator = random.Random(_AUDIT_SEED)
@@ -1312,7 +1335,7 @@ def _coloops(echelon: Echelon, columns: Sequence[int], *, only: int | None = Non
             rows_with.setdefault(j, []).append((index, value))
     found: set[int] = set()
     for start, (target, _row) in enumerate(echelon):
-        if v[target] != 0 or only not in (None, target):
+        if v[target] != 0 or only not in (None, target) or (among is not None and target not in among):
             continue
         y: dict[int, int | Fraction] = {}
         for index in range(start, len(echelon)):

@@ -138,15 +138,28 @@ def test_cli_and_cube_names_are_internal(trust_by_sex):
 
 def test_beyond_the_audit_limit_the_cube_is_not_linked_its_tables_are_withheld_and_that_is_logged(
         trust_by_sex, monkeypatch, caplog):
-    # The documented fallback (engine.CUBE_AUDIT_LIMIT): B's table by sex, suppressed on its own, would
-    # show both rows (A's women = the trust's less B's); not linked, it is withheld.
+    # The documented fallback (engine.CUBE_AUDIT_LIMIT, with the finest cells ATOM_AUDIT_LIMIT): B's
+    # table by sex, suppressed on its own, would show both rows (A's women = the trust's less B's);
+    # not linked, it is withheld.
     monkeypatch.setattr(engine, "CUBE_AUDIT_LIMIT", 1)
+    monkeypatch.setattr(engine, "ATOM_AUDIT_LIMIT", 1)
     engine._PATTERN_MEMO.clear()
     b = one(engine.Scope("unit", "dps-b"), "sex")
     assert not row(per_table(engine.Scope("unit", "dps-b"), "sex"), "sex", "female").suppressed
     assert row(b, "sex", "female").suppressed and row(b, "sex", "male").suppressed
     assert b.total.numerator == 10
     assert "cubes not linked" in caplog.text
+
+
+def test_beyond_the_limit_of_the_finest_cells_the_cubes_are_linked_without_them(trust_by_sex, monkeypatch, caplog):
+    # (engine.ATOM_AUDIT_LIMIT) The next attempt, the place cubes without the finest cells, links the same tables.
+    linked = engine.linked_patterns(PERIOD, [REJECTION])[REJECTION]
+    monkeypatch.setattr(engine, "ATOM_AUDIT_LIMIT", 1)
+    engine._PATTERN_MEMO.clear()
+    [raw] = engine.evaluate(PERIOD, engine.NATIONAL, (*engine.LINKED_STRATIFIERS, *engine.CUBES), [REJECTION])
+    without = engine.linked_pattern(raw, engine.load_register(), engine.DEFAULT_THRESHOLD)
+    assert "three-way cells not linked" in caplog.text
+    assert "finest" in linked.cubes and without.cubes == linked.cubes - {"finest"}
 
 
 def test_a_pattern_is_worked_out_once_for_every_worker_and_goes_with_its_result(trust_by_sex, builders, monkeypatch):

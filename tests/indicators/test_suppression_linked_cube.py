@@ -322,6 +322,116 @@ def test_overlapping_sums_the_audit_finds_exactly_what_the_lp_pins(linked: Linke
     assert pinned(linked, published) == set()
 
 
+# ---------------------------------------------------------------------------
+# Three-way tables: the items' finest cells (leaf x place x category) are published by no table,
+# only their two-way sums (a unit's table by sex, a municipality's by sex, a unit's by municipality)
+# and the margins above those. They are the audit's unknowns as well (``unpublished``).
+
+
+def three_way(atoms: dict[tuple[str, str, str], Cell]) -> tuple[LinkedCells, list[Hashable]]:
+    """The two-way cells of ``atoms`` (leaf, place, category), each place's, leaf's and the country's
+    total and the country's categories, all related to the atoms; and the atoms' keys."""
+    cells: dict[Hashable, Cell] = dict(atoms)
+    parts: dict[Hashable, list[Hashable]] = {}
+    for atom in atoms:
+        leaf, place, category = atom
+        for key in (("leaf", leaf, category), ("place", place, category), ("pair", leaf, place)):
+            parts.setdefault(key, []).append(atom)
+    margins: dict[Hashable, list[Hashable]] = {}
+    for key in list(parts):
+        kind, first, second = key  # type: ignore[misc]
+        if kind == "leaf":
+            margins.setdefault(("leaf", first, TOTAL), []).append(key)
+            margins.setdefault(("country", second), []).append(key)
+        elif kind == "place":
+            margins.setdefault(("place", first, TOTAL), []).append(key)
+        else:
+            margins.setdefault(("place", second, TOTAL, "by leaf"), []).append(key)
+    relations = [LinkedRelation(key, tuple(members)) for key, members in parts.items()]
+    for key, members in [*parts.items()]:
+        cells[key] = _summed([atoms[a] for a in members])
+    for key, members in margins.items():
+        total = key[:3] if len(key) == 4 else key
+        cells.setdefault(total, _summed([cells[m] for m in members]))
+        relations.append(LinkedRelation(total, tuple(members)))
+    countries = [key for key in margins if key[0] == "country"]
+    cells[("country", TOTAL)] = _summed([cells[key] for key in countries])
+    relations.append(LinkedRelation(("country", TOTAL), tuple(countries)))
+    relations.append(LinkedRelation(("country", TOTAL), tuple(key[:3] for key in margins if key[0] == "leaf")))
+    return LinkedCells(cells, relations), list(atoms)
+
+
+def _summed(parts: list[Cell]) -> Cell:
+    numerators = [p.numerator for p in parts]
+    return Cell(None if None in numerators else sum(n or 0 for n in numerators), sum(p.denominator for p in parts))
+
+
+def protected_pinned(linked: LinkedCells, hidden: set[Hashable], atoms: list[Hashable], threshold: int = 5
+                     ) -> set[Hashable]:
+    """What the LP pins of the hidden published cells and of the small atoms with items."""
+    small = {a for a in atoms if linked.cells[a].denominator and not _sums_protected([linked.cells[a]], threshold,
+                                                                                       True)}
+    return pinned(linked, pattern(linked, {*hidden, *atoms})) & (hidden | small)
+
+
+def test_a_place_of_one_unit_gives_its_women_away_through_the_items_cells() -> None:
+    # Unit U is all of places P1's and P2's items: U's women (12) are P1's (9) and P2's (3). No
+    # relation of the two-way tables says so; the atoms do. P2's 3 women are hidden, and so is a
+    # second cell of the sum the atoms make (U's women or P1's).
+    atoms = {("U", "P1", "female"): Cell(None, 9), ("U", "P1", "male"): Cell(None, 20),
+             ("U", "P2", "female"): Cell(None, 3), ("U", "P2", "male"): Cell(None, 30),
+             ("V", "P3", "female"): Cell(None, 15), ("V", "P3", "male"): Cell(None, 25)}
+    linked, keys = three_way(atoms)
+    two_way = LinkedCells({k: c for k, c in linked.cells.items() if k not in atoms},
+                          [r for r in linked.relations if r.parent not in atoms and not set(r.children) & set(atoms)])
+    alone = suppress_linked(two_way)
+    assert ("place", "P2", "female") in alone.hidden
+    assert protected_pinned(linked, set(alone.hidden), keys) >= {("place", "P2", "female")}
+    result = suppress_linked(linked, unpublished=keys)
+    assert not set(keys) & set(result.cells), "the atoms are published nowhere"
+    assert {("place", "P2", "female"), ("place", "P2", "male")} <= result.hidden
+    assert ("leaf", "U", "female") in result.hidden or ("place", "P1", "female") in result.hidden
+    assert protected_pinned(linked, set(result.hidden), keys) == set()
+
+
+def test_a_small_atom_determined_by_shown_cells_is_freed() -> None:
+    # Unit U's women from P1 are 2, a count in no table: U's women (12) less P2's (10), P2 being all U's.
+    atoms = {("U", "P1", "female"): Cell(None, 2), ("U", "P1", "male"): Cell(None, 20),
+             ("U", "P2", "female"): Cell(None, 10), ("U", "P2", "male"): Cell(None, 30),
+             ("V", "P1", "female"): Cell(None, 15), ("V", "P1", "male"): Cell(None, 25)}
+    linked, keys = three_way(atoms)
+    assert protected_pinned(linked, set(), keys) == {("U", "P1", "female")}
+    result = suppress_linked(linked, unpublished=keys)
+    assert protected_pinned(linked, set(result.hidden), keys) == set()
+
+
+@st.composite
+def three_way_tables(draw: st.DrawFn) -> dict[tuple[str, str, str], Cell]:
+    proportion = draw(st.booleans())
+    leaves = [f"u{i}" for i in range(draw(st.integers(2, 3)))]
+    places = [f"p{i}" for i in range(draw(st.integers(2, 3)))]
+    atoms = {}
+    for leaf in leaves:
+        for place in places:
+            if draw(st.integers(0, 3)) == 0:
+                continue  # (the unit has no items of the place: a reader knows)
+            for category in ("female", "male"):
+                n = draw(st.sampled_from([0, 1, 2, 3, 6, 9, 15]))
+                atoms[(leaf, place, category)] = Cell(draw(st.integers(0, n)), n) if proportion else Cell(None, n)
+    return atoms
+
+
+@settings(max_examples=60, deadline=None)
+@given(atoms=three_way_tables(), threshold=st.sampled_from([3, 5]))
+def test_no_hidden_cell_and_no_small_atom_of_a_three_way_table_is_pinned(atoms, threshold) -> None:  # type: ignore[no-untyped-def]
+    if not atoms:
+        return
+    linked, keys = three_way(atoms)
+    result = suppress_linked(linked, threshold, unpublished=keys)
+    assert not set(keys) & set(result.cells)
+    assert protected_pinned(linked, set(result.hidden), keys, threshold) == set()
+
+
 def test_the_audits_simplex_leaves_a_cycle_of_degenerate_pivots() -> None:
     # Beale's example: with the most negative reduced cost entering, the simplex method cycles through
     # six bases for ever; the audit's simplex turns to Bland's rule when pivots stall, and ends at the optimum.
