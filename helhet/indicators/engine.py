@@ -1228,10 +1228,11 @@ def forget_snapshots() -> int:
 # less its other units' shown women; the country's municipality less the other trusts' rows there;
 # a service's total less its row in one trust's table), negative counts excluded. Most units,
 # services and municipalities being small, the hidden cells form large components (up to 15,768
-# cells at 100,000 synthetic persons; the audit of all 41 indicators' cubes takes 4-52 CPU-s per
-# period, once, in ``helhet indicators warm``). Should the largest component exceed
-# CUBE_AUDIT_LIMIT cells, the place cubes are left out; should it still, the service rows alone are
-# linked with the hierarchy (each logged). A table the pattern does not link is withheld: every
+# cells at 100,000 synthetic persons, 43,290 with the Atoms; the audit of all 41 indicators' cubes
+# takes 5-270 CPU-s per period, once, in ``helhet indicators warm``). Should the largest component
+# with the Atoms exceed ATOM_AUDIT_LIMIT cells, they are left out; should it exceed
+# CUBE_AUDIT_LIMIT without, the place cubes are left out; should it still, the service rows alone
+# are linked with the hierarchy (each logged). A table the pattern does not link is withheld: every
 # stratum hidden (``LinkedPattern.also_hide``; a reasons table in ``publish_result``). Suppressed on
 # its own, it could be worked out from the linked ones (a trust's women less its units' shown
 # women), so nothing less is safe.
