@@ -8,8 +8,10 @@ the municipalities) is published by region, trust, team, municipality, centralit
 as ``engine.published`` gives it. The audit, built from those tables alone over the items' finest
 cells (trust, unit, municipality, sex), finds no hidden figure, and no small two-way cell (a unit's
 items by municipality or by sex, a municipality's by sex), that all of them together determine. The
-hand-built worlds of the other tests each break one link; these mix them all. What the three-way
-cells still give away is recorded last (a known limitation).
+hand-built worlds of the other tests each break one link; these mix them all. The three-way cells
+(a unit's items of one municipality and sex) are in no table; the engine audits them too
+(``engine._atoms``): the last tests check that on the worlds that gave something away without
+them (small three-way cells included), and on worlds of rejection reasons.
 """
 
 from __future__ import annotations
@@ -90,11 +92,11 @@ def test_no_hidden_figure_of_a_random_world_is_determined_by_all_its_published_t
 
 @pytest.mark.parametrize(("seed", "finest"), [(3, True), (49, False)])
 def test_the_three_way_cells_give_nothing_away(builders, seed, finest):
-    # With every unit serving anyone (1 world of 40 each): seed 3, trust T's women less municipality M's
-    # (all of M's items are T's: M's table by trust has one row) are T's women in its other
-    # municipality, all from one unit: 2 of 3 rejected, a count in no table. Seed 49: the leaves and
-    # municipalities joined by items are not all of one node's, so their sum relation is not linked,
-    # and it gives hidden figures away.
+    # With every unit serving anyone, two worlds that gave something away before the finest cells were
+    # in the audit (each 1 of 40): seed 3, trust T's women less municipality M's (all of M's items are
+    # T's: M's table by trust has one row) were T's women in its other municipality, all from one
+    # unit: 2 of 3 rejected, a count in no table. Seed 49: the leaves and municipalities joined by
+    # items are not all of one node's, and the two-way tables alone gave hidden figures away.
     published = published_world(builders, seed, own_catchment=0)
     assert not (published.finest_determined() if finest else published.determined())
 
