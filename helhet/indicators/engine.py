@@ -1690,20 +1690,31 @@ def _leaf(trust: str, team: str, parent: dict[str, str], register: Register) -> 
     return f"team:{team}" if register.trust_of_unit.get(team) == trust else f"residual:{trust}"
 
 
-def _served_parts(result: IndicatorResult, parent: dict[str, str], register: Register) -> list[tuple[str, list[str]]]:
+def _place_node(municipality: str) -> str:
+    """The node of a municipality in the centrality tree (the municipality "unknown" is centrality:unknown)."""
+    return f"centrality:{UNKNOWN}" if municipality == UNKNOWN else f"municipality:{municipality}"
+
+
+def _leaf_places(result: IndicatorResult, parent: dict[str, str], register: Register) -> list[tuple[str, str]]:
+    """Each leaf of the region tree (``_leaf``) with each municipality it has items in (the
+    municipality cube: every reader sees them as rows of the leaf's and the municipality's tables)."""
+    pairs = set()
+    for stratum in result.strata.get("cube:municipality", ()):
+        trust, team, municipality = stratum.key.split("|", 2)
+        pairs.add((_leaf(trust, team, parent, register), municipality))
+    return sorted(pairs)
+
+
+def _served_parts(leaf_places: list[tuple[str, str]], parent: dict[str, str]) -> list[tuple[str, list[str]]]:
     """The nodes of the region tree whose items are those of some municipalities only, each with them:
     the parts the items' three-way cells (leaf x municipality x category, in no table) give
     ``_served_places``.
 
-    Join each leaf to the municipalities it has items in (the municipality cube: every reader sees
-    them as rows of the leaf's and the municipality's tables). In each connected part, the leaves'
-    items are the municipalities' items. Where the leaves are all those of one node (a trust all of
+    Join each leaf to the municipalities it has items in (``_leaf_places``). In each connected part,
+    the leaves' items are the municipalities' items. Where the leaves are all those of one node (a trust all of
     whose municipalities' items are its own, as most trusts'), that is the node and its
     municipalities. Other parts are left out (so is the country's: the place cubes have it). The
     Atoms (``_atoms``) imply all of these; they serve the systems linked without the Atoms."""
-    rows = result.strata.get("cube:municipality")
-    if rows is None:
-        return []
     link: dict[str, str] = {}  # union-find over leaves and municipality nodes
 
     def root(key: str) -> str:
@@ -1712,10 +1723,8 @@ def _served_parts(result: IndicatorResult, parent: dict[str, str], register: Reg
             key = link[key]
         return key
 
-    for stratum in rows:
-        trust, team, municipality = stratum.key.split("|", 2)
-        place = f"centrality:{UNKNOWN}" if municipality == UNKNOWN else f"municipality:{municipality}"
-        link[root(_leaf(trust, team, parent, register))] = root(place)
+    for leaf, municipality in leaf_places:
+        link[root(leaf)] = root(_place_node(municipality))
     parts: dict[str, tuple[set[str], list[str]]] = {}
     for key in list(link):
         leaves, places = parts.setdefault(root(key), (set(), []))
@@ -1770,25 +1779,23 @@ class Atom:
     category: str
 
 
-def _place_node(municipality: str) -> str:
-    return f"centrality:{UNKNOWN}" if municipality == UNKNOWN else f"municipality:{municipality}"
-
-
 def _atoms(result: IndicatorResult, name: str, parent: dict[str, str], register: Register,
-           counts: dict[Hashable, Cell]) -> tuple[dict[Hashable, Cell], list[LinkedRelation]] | None:
+           leaf_places: list[tuple[str, str]], counts: dict[Hashable, Cell]
+           ) -> tuple[dict[Hashable, Cell], list[LinkedRelation]] | None:
     """The items' finest cells in category table ``name`` (``cube:atom:<name>``): the Atoms, and how
     the linked cells sum them. A leaf's cell of a category, (leaf, name, c), is the sum of its Atoms
     over the municipalities; a municipality's, (municipality:M, name, c), the sum over the leaves;
     and a leaf's items in a municipality, (leaf, "municipality", M), the sum over the categories.
     None when the counts do not add up to those cells (computed from other data).
 
-    ``counts`` holds the region tree's cubes and the place cubes. A reader knows an Atom is 0 where
+    ``leaf_places`` are ``_leaf_places``; ``counts`` holds the region tree's cubes and the place
+    cubes (for the reasons: and the leaves' numerators by municipality). A reader knows an Atom is 0 where
     one of its three cells is (no row for it); every other Atom is there, at 0 where it has no items
     (any count, to a reader: only its cells bound it). No table publishes them, yet they are what the
     tables share: a municipality's women are some unit's women, and the two-way cells alone allow
     splits the items cannot have (a unit of one municipality gives it all of its women)."""
-    rows, pairs = result.strata.get(f"cube:atom:{name}"), result.strata.get("cube:municipality")
-    if rows is None or pairs is None:
+    rows = result.strata.get(f"cube:atom:{name}")
+    if rows is None or not leaf_places:
         return None
     found: dict[Atom, Cell] = {}
     for stratum in rows:
@@ -1802,11 +1809,7 @@ def _atoms(result: IndicatorResult, name: str, parent: dict[str, str], register:
     zero = Cell(0 if result.indicator.is_proportion and name != "breakdown" else None, 0)
     cells: dict[Hashable, Cell] = {}
     sums: dict[Hashable, list[Hashable]] = {}
-    served: set[tuple[str, str]] = set()
-    for stratum in pairs:
-        trust, team, municipality = stratum.key.split("|", 2)
-        served.add((_leaf(trust, team, parent, register), municipality))
-    for leaf, municipality in sorted(served):
+    for leaf, municipality in leaf_places:
         place = _place_node(municipality)
         for category in sorted(categories.get(leaf, set()) & categories.get(place, set())):
             atom = Atom(leaf, place, name, category)
@@ -1850,8 +1853,7 @@ def _place_cube(result: IndicatorResult, name: str, values: dict[str, Cell],
     cells: dict[tuple[str, str, str], Cell] = {}
     for stratum in rows:
         municipality, category = stratum.key.split("|", 1)
-        node = f"centrality:{UNKNOWN}" if municipality == UNKNOWN else f"municipality:{municipality}"
-        cells[(node, name, category)] = _counts(stratum.cell)
+        cells[(_place_node(municipality), name, category)] = _counts(stratum.cell)
     columns = [key for key in counts if isinstance(key, tuple) and key[:2] == (NATION_NODE, name) and key[2]]
     totals: dict[Hashable, Cell] = {node: values[node] for node in places}
     if breakdown:
@@ -1980,7 +1982,8 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
         parent = {**parent, **services.parent}
         across = services.across
     service_rows = (dict(counts), list(relations))
-    served = _served_parts(result, parent, register)
+    leaf_places = _leaf_places(result, parent, register)
+    served = _served_parts(leaf_places, parent)
     for name in CUBE_STRATIFIERS:
         cube = _cube(result, name, parent, values, register, across=across)
         if cube is not None:
@@ -1999,7 +2002,7 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
     atom_counts: dict[Hashable, Cell] = {}
     atom_relations: list[LinkedRelation] = []
     for name in placed if "municipality" in linked else ():
-        atoms = _atoms(result, name, parent, register, {**counts, **place_counts})
+        atoms = _atoms(result, name, parent, register, leaf_places, {**counts, **place_counts})
         if atoms is not None:
             atom_counts.update(atoms[0])
             atom_relations += atoms[1]
@@ -2012,12 +2015,13 @@ def _with_cubes(result: IndicatorResult, hierarchy: Hierarchy, parent: dict[str,
                    reasons[2] + [key for key in place_reasons[0] if isinstance(key, tuple) and not key[2]])
         # The Atoms of the reasons sum to a leaf's numerator in a municipality: a cell of the leaf's
         # table by municipality, hidden in both systems alike (``_suppress_cubes``).
-        pairs: dict[Hashable, Cell] = {key: Cell(None, cell.numerator or 0) for key, cell in counts.items()
-                                       if isinstance(key, tuple) and key[1] == "municipality"}
-        atoms = _atoms(result, "breakdown", parent, register, {**both, **pairs}) if "municipality" in linked else None
+        pairs: dict[Hashable, Cell] = {
+            key: Cell(None, counts[key].numerator or 0) for key in
+            ((leaf, "municipality", municipality) for leaf, municipality in leaf_places) if key in counts}
+        atoms = _atoms(result, "breakdown", parent, register, leaf_places, {**both, **pairs}) \
+            if "municipality" in linked else None
         if atoms is not None and len(atoms[0]) <= REASON_ATOM_LIMIT:
-            used = {relation.parent: pairs[relation.parent] for relation in atoms[1] if relation.parent in pairs}
-            reasons = ({**both, **used, **atoms[0]}, reasons[1] + atoms[1], reasons[2])
+            reasons = ({**both, **pairs, **atoms[0]}, reasons[1] + atoms[1], reasons[2])
     if not linked and reasons is None:
         return hidden, frozenset(), frozenset(), frozenset()
     if reasons is not None:
